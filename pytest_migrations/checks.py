@@ -1,0 +1,468 @@
+"""The built-in checks, served by one walk through the history per engine.
+
+One walk goes base -> head one revision at a time; at each revision it seeds
+rows, upgrades, downgrades and upgrades again, comparing schema and data as it
+goes (test_upgrade, test_stepwise_roundtrip, test_data_preserved). At head it
+compares with the model (test_model_matches_migrations), then goes back to
+base and up again (test_downgrade, test_roundtrip). Every check's verdict is
+read off that walk. Only when a step fails does a second walk run, to tell a
+failure caused by the seeded rows from one that happens on an empty database,
+or to step over a broken revision so the other revisions still get checked.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import event
+
+from pytest_migrations import schema as schemas
+from pytest_migrations import seeding
+from pytest_migrations.project import Project
+from pytest_migrations.providers import Server
+from pytest_migrations.walk import DriveOutcome, Move, describe_error, drive, error_location
+
+SINGLE_HEAD = "test_single_head"
+UPGRADE = "test_upgrade"
+DOWNGRADE = "test_downgrade"
+ROUNDTRIP = "test_roundtrip"
+STEPWISE = "test_stepwise_roundtrip"
+MODEL = "test_model_matches_migrations"
+DATA = "test_data_preserved"
+CHECKS = (SINGLE_HEAD, UPGRADE, DOWNGRADE, ROUNDTRIP, STEPWISE, MODEL, DATA)
+WALK_CHECKS = CHECKS[1:]
+PHASE_OWNER = {"upgrade": UPGRADE, "stepwise": STEPWISE, "downgrade": DOWNGRADE, "roundtrip": ROUNDTRIP}
+MAX_WALKS = 12
+
+
+@dataclass
+class Verdict:
+    check: str
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    skip_reason: str | None = None
+
+    def problem(self, text: str) -> None:
+        if text not in self.problems:
+            self.problems.append(text)
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
+
+@dataclass
+class EngineReport:
+    engine: str
+    verdicts: dict[str, Verdict]
+    revisions: int
+    upgrade_seconds: dict[str, float] = field(default_factory=dict)
+    walks: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """What the checks were told: the parts of Settings they need, already resolved to revision ids."""
+
+    irreversible: frozenset[str] = frozenset()
+    allow_data_loss: frozenset[str] = frozenset()
+    ignore_rules: tuple[str, ...] = ()
+    rows_per_table: int = 3
+    seed: int = 0
+
+
+@dataclass
+class Walk:
+    """One walk's plan and what it found."""
+
+    seed: bool
+    skip_cycle: frozenset[str]
+    verdicts: dict[str, Verdict]
+    outcome: DriveOutcome | None = None
+    head: schemas.Snapshot | None = None
+    seed_state: seeding.SeedState | None = None
+
+
+def single_head_verdict(project: Project) -> Verdict:
+    verdict = Verdict(SINGLE_HEAD)
+    if len(project.heads) > 1:
+        lines = [f"the history has {len(project.heads)} heads; it must have exactly one:"]
+        for head in project.heads:
+            lines.append(f"  {project.by_id[head].describe()}")
+        lines.append(f'Merge them: alembic merge -m "merge heads" {" ".join(project.heads)}')
+        verdict.problem("\n".join(lines))
+    elif not project.heads:
+        verdict.problem(f"the history in {project.script.versions} has no revisions.")
+    return verdict
+
+
+# ----------------------------------------------------------------- the walk
+
+
+def _parents_label(project: Project, revision: str) -> str:
+    parents = project.by_id[revision].parents
+    return "+".join(parents) if parents else "base"
+
+
+def walk_program(
+    project: Project,
+    walk: Walk,
+    options: CheckOptions,
+    reader: schemas.SchemaReader,
+    supply: seeding.RowSupplier | None,
+):
+    order = [rev.id for rev in project.revisions]
+    verdicts = walk.verdicts
+    rules = options.ignore_rules
+
+    def differences(before: schemas.Snapshot, after: schemas.Snapshot, before_label: str, after_label: str) -> list[str]:
+        return [d.text for d in schemas.diff(before, after, before_label, after_label) if not schemas.ignored(d, rules)]
+
+    def program(conn: sa.Connection, context: MigrationContext) -> Generator[Move, None, None]:
+        reader.version_table = context.version_table
+        statements: list[str] = []
+        capture = {"on": False}
+
+        @event.listens_for(conn, "before_cursor_execute")
+        def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            if capture["on"]:
+                statements.append(statement)
+
+        def apply(move: Move) -> Generator[Move, None, None]:
+            statements.clear()
+            capture["on"] = True
+            yield move
+            capture["on"] = False
+
+        state = seeding.SeedState(seed=options.seed, rows_per_table=options.rows_per_table) if walk.seed else None
+        walk.seed_state = state
+        initial = reader.snapshot(conn)
+        current = initial
+        at_revision: dict[str, schemas.Snapshot] = {}
+
+        def refresh(names: set[str], snapshot: schemas.Snapshot) -> dict[str, seeding.TableRows | None]:
+            assert state is not None
+            fresh: dict[str, seeding.TableRows | None] = {}
+            for name in names:
+                if name in snapshot.tables:
+                    fresh[name] = seeding.read_rows(conn, snapshot.tables[name])
+                    state.known[name] = fresh[name]  # type: ignore[assignment]
+                else:
+                    fresh[name] = None
+                    state.known.pop(name, None)
+            return fresh
+
+        for rev in order:
+            parent = _parents_label(project, rev)
+            before = current
+            before_rows: dict[str, seeding.TableRows] = {}
+            if state is not None:
+                seeding.seed_tables(conn, before, state, parent, supply)
+                before_rows = dict(state.known)
+
+            yield from apply(Move("upgrade", rev, "upgrade"))
+            up_statements = list(statements)
+            after = reader.snapshot(conn)
+            at_revision[rev] = after
+            touched: set[str] = set()
+            if state is not None:
+                every = before.tables.keys() | after.tables.keys()
+                touched = seeding.with_children(seeding.tables_named(up_statements, every), before)
+                fresh = refresh(touched, after)
+                label = f"upgrade {parent} -> {rev}"
+                upgrade_losses = seeding.losses_after_upgrade(
+                    {t: before_rows[t] for t in touched if t in before_rows}, fresh, label
+                )
+
+            if rev in walk.skip_cycle:
+                if state is not None:
+                    _data_findings(verdicts[DATA], [text for _t, text in upgrade_losses], rev, options, project)
+                current = after
+                continue
+
+            yield from apply(Move("downgrade", rev, "stepwise"))
+            down_statements = list(statements)
+            back = reader.snapshot(conn)
+            lines = differences(before, back, "before", f"after downgrade of {rev}")
+            if lines:
+                verdicts[STEPWISE].problem(
+                    f"downgrade of {project.by_id[rev].describe()} does not restore the schema it started from:\n  "
+                    + "\n  ".join(lines)
+                )
+            if state is not None:
+                every = before.tables.keys() | after.tables.keys() | back.tables.keys()
+                touched |= seeding.with_children(seeding.tables_named(down_statements, every), before)
+                fresh = refresh(touched, back)
+                downgrade_losses = seeding.losses_after_downgrade(
+                    {t: before_rows[t] for t in touched if t in before_rows}, fresh, f"downgrade {rev} -> {parent}"
+                )
+                _data_findings(verdicts[DATA], _attribute(upgrade_losses, downgrade_losses), rev, options, project)
+
+            yield from apply(Move("upgrade", rev, "stepwise"))
+            again = reader.snapshot(conn)
+            lines = differences(after, again, "the first time", f"after upgrading {rev} again")
+            if lines:
+                verdicts[STEPWISE].problem(
+                    f"upgrade of {project.by_id[rev].describe()}, run again after its downgrade, "
+                    "gives a different schema than the first time:\n  " + "\n  ".join(lines)
+                )
+            if state is not None:
+                refresh(touched | seeding.tables_named(statements, again.tables.keys()), again)
+            current = again
+
+        walk.head = current
+        if state is not None:
+            seeding.delete_all_rows(conn, current.tables)
+
+        downgraded: list[str] = []
+        stopped_at: str | None = None
+        for rev in reversed(order):
+            if rev in options.irreversible:
+                stopped_at = rev
+                break
+            yield from apply(Move("downgrade", rev, "downgrade"))
+            downgraded.append(rev)
+        bottom = reader.snapshot(conn)
+        if stopped_at is None:
+            lines = differences(initial, bottom, "before the first upgrade", "after downgrading to base")
+            if lines:
+                verdicts[DOWNGRADE].problem("downgrading from head to base leaves the database changed:\n  " + "\n  ".join(lines))
+        else:
+            note = f"stopped at {stopped_at}: declared irreversible in migrations_irreversible"
+            verdicts[DOWNGRADE].note(note)
+            verdicts[ROUNDTRIP].note(note)
+            lines = differences(at_revision[stopped_at], bottom, f"after upgrading to {stopped_at}", f"after downgrading to {stopped_at}")
+            if lines:
+                verdicts[DOWNGRADE].problem(
+                    f"downgrading from head to {stopped_at} does not give back the schema at {stopped_at}:\n  " + "\n  ".join(lines)
+                )
+        for rev in reversed(downgraded):
+            yield from apply(Move("upgrade", rev, "roundtrip"))
+        final = reader.snapshot(conn)
+        lines = differences(walk.head, final, "the first time", "at head the second time")
+        if lines:
+            verdicts[ROUNDTRIP].problem("base -> head -> base -> head does not arrive at the same schema:\n  " + "\n  ".join(lines))
+
+    return program
+
+
+def _attribute(upgrade: list[tuple[str, str]], downgrade: list[tuple[str, str]]) -> list[str]:
+    """Blame the step that lost the data.
+
+    Values an upgrade drops but its downgrade brings back were moved, not lost (a column
+    split, a table rebuilt under another name), so an upgrade loss counts only for tables the
+    downgrade cannot restore; for those the downgrade's own report would repeat it.
+    """
+    unrestored = {table for table, _text in downgrade}
+    upgrade_tables = {table for table, _text in upgrade}
+    return [text for table, text in upgrade if table in unrestored] + [
+        text for table, text in downgrade if table not in upgrade_tables
+    ]
+
+
+def _data_findings(verdict: Verdict, losses: list[str], rev: str, options: CheckOptions, project: Project) -> None:
+    if not losses:
+        return
+    if rev in options.allow_data_loss:
+        for loss in losses:
+            verdict.note(f"{loss} (allowed by migrations_allow_data_loss)")
+        return
+    path = project.by_id[rev].path
+    for loss in losses:
+        verdict.problem(f"{loss}  [{path}]")
+
+
+# ------------------------------------------------------------ one engine
+
+
+def _step_failure(project: Project, engine: str, move: Move, error: BaseException, with_rows: bool) -> str:
+    rev = project.by_id[move.revision]
+    if move.phase == "stepwise" and move.direction == "upgrade":
+        what = f"upgrade to {rev.describe()}, run again after its downgrade,"
+    elif move.direction == "upgrade":
+        what = f"upgrade to {rev.describe()}"
+    else:
+        what = f"downgrade of {rev.describe()}"
+    lines = [f"{what} failed on {engine}{' with seeded rows in the tables' if with_rows else ''}."]
+    orig = getattr(error, "orig", error)
+    if isinstance(orig, NotImplementedError) and move.direction == "downgrade":
+        lines.append(
+            f"If {rev.id} is meant to be irreversible, declare it in the pytest ini: migrations_irreversible = {rev.id}"
+        )
+    elif move.phase == "stepwise" and move.direction == "upgrade":
+        lines.append(
+            f"The downgrade of {rev.id} left behind something its upgrade creates again"
+            + (" (on PostgreSQL, drop_table does not drop enum types: drop them in the downgrade)." if engine == "postgresql" else ".")
+        )
+    elif with_rows:
+        lines.append(
+            "It succeeds on an empty database: give new NOT NULL columns a server_default (or fill them before "
+            "adding the constraint), and make sure existing rows satisfy new unique and check constraints."
+        )
+    location = error_location(error, project)
+    if location:
+        lines.append(f"at {location}")
+    lines.append(describe_error(error))
+    return "\n".join(lines)
+
+
+def run_engine(
+    project: Project,
+    server: Server,
+    options: CheckOptions,
+    metadata: Any,
+    supply: seeding.RowSupplier | None = None,
+) -> EngineReport:
+    """All walk-based verdicts for one engine."""
+    engine = server.engine
+    started = time.perf_counter()
+    report = EngineReport(engine, {check: Verdict(check) for check in WALK_CHECKS}, len(project.revisions))
+    verdicts = report.verdicts
+    reader = schemas.SchemaReader()
+    seed, skip = True, frozenset(options.irreversible)
+    pending_data_failure: Move | None = None
+    pending_failure_text = ""
+    head: schemas.Snapshot | None = None
+    context_opts: dict[str, Any] = {}
+    blocked: str | None = None
+
+    for _ in range(MAX_WALKS):
+        walk = Walk(seed=seed, skip_cycle=skip, verdicts={check: Verdict(check) for check in WALK_CHECKS})
+        database = server.create_database()
+        try:
+            outcome = drive(project, database.url, walk_program(project, walk, options, reader, supply))
+        finally:
+            database.drop()
+        walk.outcome = outcome
+        report.walks += 1
+        context_opts = context_opts or outcome.context_opts
+        if not report.upgrade_seconds:
+            for move, seconds in outcome.timings:
+                if move.phase == "upgrade":
+                    report.upgrade_seconds[move.revision] = seconds
+        for check, verdict in walk.verdicts.items():
+            if check == DATA and not walk.seed:
+                continue
+            for problem in verdict.problems:
+                verdicts[check].problem(problem)
+            for note in verdict.notes:
+                verdicts[check].note(note)
+        if walk.seed_state is not None:
+            for problem in walk.seed_state.problems.values():
+                verdicts[DATA].note(problem + "; supply rows with the pytest_migrations_rows hook")
+        head = head or walk.head
+        move = outcome.failed_move
+
+        if pending_data_failure is not None and (move is None or move != pending_data_failure):
+            verdicts[DATA].problem(pending_failure_text)  # the empty database got past it: the rows were the cause
+            pending_data_failure = None
+
+        if outcome.completed:
+            break
+        error = outcome.error
+        assert error is not None
+        if outcome.error_in == "env":
+            blocked = (
+                f"env.py ({project.script.dir}/env.py) failed before running any migration on {engine}.\n"
+                + (f"at {error_location(error, project)}\n" if error_location(error, project) else "")
+                + describe_error(error)
+            )
+            for verdict in verdicts.values():
+                verdict.problem(blocked)
+            break
+        if outcome.error_in == "check" or move is None:
+            text = f"pytest-migrations could not inspect the database on {engine}: {describe_error(error)}"
+            for verdict in verdicts.values():
+                verdict.problem(text)
+            break
+        if seed and move.phase in ("upgrade", "stepwise"):
+            pending_data_failure = move
+            pending_failure_text = _step_failure(project, engine, move, error, with_rows=True)
+            seed = False
+            continue
+        if pending_data_failure is not None:  # failed at the same step without rows: not the data's fault
+            verdicts[DATA].problem(
+                f"not checked beyond {move.revision}: its {move.direction} fails on an empty database too "
+                f"(see {PHASE_OWNER[move.phase]}[{engine}])."
+            )
+            pending_data_failure = None
+        owner = PHASE_OWNER[move.phase]
+        verdicts[owner].problem(_step_failure(project, engine, move, error, with_rows=False))
+        if move.phase == "stepwise":
+            skip = skip | {move.revision}
+            verdicts[STEPWISE].note(f"{move.revision} was stepped over in later walks so the other revisions get checked")
+            continue
+        if move.phase == "upgrade":
+            blocked = f"not checked: the upgrade to {move.revision} fails (see {UPGRADE}[{engine}])."
+            for check in (STEPWISE, DOWNGRADE, ROUNDTRIP, MODEL, DATA):
+                if not verdicts[check].problems:
+                    verdicts[check].problem(blocked)
+        elif move.phase == "downgrade":
+            verdicts[ROUNDTRIP].problem(f"not checked: the downgrade of {move.revision} fails (see {DOWNGRADE}[{engine}]).")
+        break
+    else:
+        for verdict in verdicts.values():
+            verdict.problem(f"gave up after {MAX_WALKS} walks: too many revisions fail; fix the first ones and run again.")
+
+    _model_verdict(verdicts[MODEL], head, metadata, context_opts, server, reader, options, blocked)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _model_verdict(
+    verdict: Verdict,
+    head: schemas.Snapshot | None,
+    metadata: Any,
+    context_opts: dict[str, Any],
+    server: Server,
+    reader: schemas.SchemaReader,
+    options: CheckOptions,
+    blocked: str | None,
+) -> None:
+    if metadata is None:
+        metadata = context_opts.get("target_metadata")
+    if metadata is None:
+        verdict.skip_reason = (
+            "no target metadata: env.py passes target_metadata=None and neither --migrations-metadata "
+            "nor the migrations_metadata ini key names one"
+        )
+        return
+    if head is None:
+        if not verdict.problems:
+            verdict.problem(blocked or "not checked: the walk never reached head.")
+        return
+    metadatas = metadata if isinstance(metadata, (list, tuple)) else [metadata]
+    database = server.create_database()
+    try:
+        engine = sa.create_engine(database.url, poolclass=sa.pool.NullPool)
+        try:
+            with engine.begin() as conn:
+                for item in metadatas:
+                    item.create_all(conn)
+            with engine.connect() as conn:
+                model = reader.snapshot(conn)
+        except sa.exc.DBAPIError as exc:
+            verdict.problem(
+                f"metadata.create_all fails on {server.engine}, so the model cannot be compared: {describe_error(exc)}"
+            )
+            return
+        finally:
+            engine.dispose()
+    finally:
+        database.drop()
+    lines = [
+        d.text
+        for d in schemas.diff(model, head, "in the model", "at head")
+        if not schemas.ignored(d, options.ignore_rules)
+    ]
+    if lines:
+        verdict.problem(
+            "the schema the migrations build differs from what metadata.create_all builds "
+            "(add a migration, e.g. `alembic revision --autogenerate`, or fix the model):\n  " + "\n  ".join(lines)
+        )

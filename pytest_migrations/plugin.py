@@ -1,0 +1,181 @@
+"""pytest hooks: wires pytest to the rest of the package and does little else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_migrations import checks, hooks, providers
+from pytest_migrations.fixtures import migrations_engine, migrator  # noqa: F401 - fixtures registered here
+from pytest_migrations.project import ProjectError
+from pytest_migrations.reporting import PROPERTY, Summary, failure_text, item_record
+from pytest_migrations.session import MigrationsSession
+from pytest_migrations.settings import add_options, read_settings
+
+SESSION = pytest.StashKey[MigrationsSession]()
+COLLECTED = pytest.StashKey[bool]()
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hooks)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def get_session(config: pytest.Config) -> MigrationsSession:
+    if SESSION not in config.stash:
+        settings = read_settings(config)
+
+        def supply(revision: str, table: str) -> list[dict[str, Any]] | None:
+            return config.hook.pytest_migrations_rows(revision=revision, table=table)
+
+        session = MigrationsSession(settings, supply_rows=supply)
+        config.stash[SESSION] = session
+        config.add_cleanup(session.close)
+    return config.stash[SESSION]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "migrations: a built-in pytest-migrations check")
+    if not config.getoption("--migrations"):
+        return
+    session = get_session(config)
+    try:
+        session.validate()
+    except ProjectError as exc:
+        raise pytest.UsageError(f"pytest-migrations: {exc}") from None
+    config.pluginmanager.register(Summary(), "pytest_migrations_summary")
+    # Keep every item of one engine on one xdist worker, so one walk serves them all.
+    if getattr(config.option, "dist", "no") == "load":
+        config.option.dist = "loadgroup"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    if not config.getoption("--migrations") or hasattr(config, "workerinput"):
+        return
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    settings = get_session(config).settings
+    lines: list[str] = []
+    for path in providers.stale_temp_dirs():
+        if settings.drop_stale:
+            providers.remove_stale_temp_dir(path)
+            lines.append(f"removed {path}, left by a killed run")
+        else:
+            lines.append(f"left by a killed run: {path}")
+    for engine, url in settings.server_urls.items():
+        if engine not in settings.engines:
+            continue
+        server = providers.UrlServer(engine=engine, origin="server URL", admin_url=providers.make_url(url))
+        try:
+            server.connect_admin()
+            stale = server.stale_databases()
+            if settings.drop_stale:
+                server.drop_stale(stale)
+            lines.extend(
+                f"{'dropped' if settings.drop_stale else 'left by a killed run'}: database {name} on {providers.mask_url(url)}"
+                for name in stale
+            )
+        except providers.ProviderUnavailable:
+            pass  # the items for that engine will say so
+        finally:
+            server.stop()
+    if lines and reporter is not None:
+        if not settings.drop_stale:
+            lines.append("remove them with: pytest --migrations --migrations-drop-stale")
+        for line in lines:
+            reporter.write_line(f"pytest-migrations: {line}", yellow=True)
+
+
+class MigrationsFile(pytest.File):
+    """The Alembic config file; its children are the built-in checks, one per engine."""
+
+    def collect(self) -> list[pytest.Item]:
+        self.config.stash[COLLECTED] = True
+        settings = get_session(self.config).settings
+        items = []
+        for check in checks.CHECKS:
+            for engine in settings.engines:
+                item = MigrationCheck.from_parent(self, name=f"{check}[{engine}]", check=check, engine=engine)
+                item.add_marker(pytest.mark.migrations)
+                item.add_marker(pytest.mark.xdist_group(engine))
+                items.append(item)
+        return items
+
+
+class CheckFailed(Exception):
+    pass
+
+
+class MigrationCheck(pytest.Item):
+    def __init__(self, *, check: str, engine: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.check = check
+        self.engine = engine
+
+    def runtest(self) -> None:
+        session = get_session(self.config)
+        report = None
+        try:
+            if self.check == checks.SINGLE_HEAD:
+                verdict = checks.single_head_verdict(session.project)
+            else:
+                report = session.report(self.engine)
+                verdict = report.verdicts[self.check]
+        except providers.ProviderUnavailable as exc:
+            self.user_properties.append((PROPERTY, item_record(self.check, self.engine, None)))
+            raise CheckFailed(providers.mask_text(f"{self.check}[{self.engine}] could not run: {exc}")) from None
+        self.user_properties.append((PROPERTY, item_record(self.check, self.engine, report)))
+        for note in verdict.notes:
+            self.add_report_section("call", "pytest-migrations notes", note)
+        if verdict.skip_reason:
+            pytest.skip(f"{self.check}[{self.engine}]: {verdict.skip_reason}")
+        if verdict.problems:
+            raise CheckFailed(failure_text(self.check, self.engine, verdict))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, CheckFailed):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"{self.check}[{self.engine}]"
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    config = parent.config
+    if not config.getoption("--migrations"):
+        return None
+    if file_path == get_session(config).settings.config_path:
+        return MigrationsFile.from_parent(parent, path=file_path)
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Add the checks when the Alembic config lies outside what pytest collected."""
+    if not config.getoption("--migrations") or config.stash.get(COLLECTED, False):
+        return
+    if any("::" in str(arg) for arg in config.args):
+        return  # the user picked items by node id
+    path = get_session(config).settings.config_path
+    if path is not None:
+        items.extend(MigrationsFile.from_parent(session, path=path).collect())
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "migrations_engine" in metafunc.fixturenames:
+        engines = get_session(metafunc.config).settings.engines
+        metafunc.parametrize("migrations_engine", engines, ids=list(engines))
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    if not config.getoption("--migrations"):
+        return None
+    settings = get_session(config).settings
+    return [f"migrations: {settings.config_path} on {', '.join(settings.engines)}"]

@@ -1,0 +1,79 @@
+"""Reporting: failure messages of the built-in items and the end-of-session summary.
+
+Items attach a small record to `user_properties`; pytest-xdist carries those
+to the controller, so a parallel run prints the same summary as a serial one.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from pytest_migrations.checks import CHECKS, EngineReport, Verdict
+from pytest_migrations.providers import mask_text
+
+PROPERTY = "pytest_migrations"
+
+
+def failure_text(check: str, engine: str, verdict: Verdict) -> str:
+    body = "\n\n".join(verdict.problems)
+    notes = "".join(f"\nnote: {note}" for note in verdict.notes)
+    return mask_text(f"{check}[{engine}] failed:\n{body}{notes}")
+
+
+def item_record(check: str, engine: str, report: EngineReport | None) -> dict[str, Any]:
+    record: dict[str, Any] = {"check": check, "engine": engine}
+    if report is not None:
+        slowest = sorted(report.upgrade_seconds.items(), key=lambda kv: kv[1], reverse=True)[:3]
+        record.update(
+            revisions=report.revisions,
+            seconds=round(report.seconds, 3),
+            walks=report.walks,
+            slowest=[[rev, round(sec, 4)] for rev, sec in slowest],
+        )
+    return record
+
+
+@dataclass(eq=False)  # registered as a pytest plugin, so it must stay hashable
+class Summary:
+    outcomes: dict[str, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))
+    stats: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for key, value in report.user_properties:
+            if key != PROPERTY:
+                continue
+            engine, check = value["engine"], value["check"]
+            if report.when == "call" or report.outcome != "passed":
+                self.outcomes[engine][check] = report.outcome
+            if "revisions" in value:
+                self.stats[engine] = value
+
+    def lines(self) -> list[str]:
+        out: list[str] = []
+        for engine in sorted(self.outcomes):
+            stats = self.stats.get(engine, {})
+            head = f"{engine}:"
+            if stats:
+                head += f" {stats['revisions']} revisions walked in {stats['seconds']:.2f}s ({stats['walks']} walk{'s' if stats['walks'] != 1 else ''})"
+            out.append(head)
+            by_outcome: dict[str, list[str]] = defaultdict(list)
+            for check in CHECKS:
+                if check in self.outcomes[engine]:
+                    by_outcome[self.outcomes[engine][check]].append(check)
+            for outcome in ("failed", "passed", "skipped"):
+                if by_outcome.get(outcome):
+                    out.append(f"  {outcome:<8}{', '.join(by_outcome[outcome])}")
+            if stats.get("slowest"):
+                out.append("  slowest revisions: " + ", ".join(f"{rev} {sec * 1000:.0f}ms" for rev, sec in stats["slowest"]))
+        return out
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        lines = self.lines()
+        if lines:
+            terminalreporter.write_sep("=", "pytest-migrations summary")
+            for line in lines:
+                terminalreporter.write_line(line)

@@ -1,0 +1,440 @@
+"""Schema snapshot and diff: one module every check uses to compare two real databases.
+
+A snapshot is reflected through SQLAlchemy's Inspector and normalized so that
+dialect noise (column order, serial sequence names, MySQL's implicit foreign
+key indexes, default spellings, integer display widths) cannot raise false
+alarms. Reflection is the expensive part of a walk, so each table is keyed by
+a cheap catalog fingerprint and reflected again only when that changes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Inspector
+
+KINDS = (
+    "table",
+    "column",
+    "type",
+    "nullable",
+    "server_default",
+    "primary_key",
+    "foreign_key",
+    "unique",
+    "index",
+    "check",
+    "enum",
+    "sequence",
+)
+
+
+@dataclass(frozen=True)
+class ColumnSchema:
+    name: str
+    type: str
+    nullable: bool
+    default: str | None
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    name: str
+    columns: tuple[ColumnSchema, ...]
+    primary_key: tuple[str, ...]
+    foreign_keys: frozenset[str]
+    unique: frozenset[str]
+    indexes: frozenset[str]
+    checks: frozenset[str]
+    # Not compared: what the data seeding needs (SQLAlchemy types, foreign key links).
+    types: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    autoincrement: frozenset[str] = field(default=frozenset(), compare=False, hash=False)
+    links: tuple[tuple[tuple[str, ...], str, tuple[str, ...]], ...] = field(default=(), compare=False, hash=False)
+
+    @property
+    def column_map(self) -> dict[str, ColumnSchema]:
+        return {col.name: col for col in self.columns}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    tables: dict[str, TableSchema]
+    enums: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    sequences: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Difference:
+    kind: str
+    table: str | None
+    column: str | None
+    text: str
+
+
+# ------------------------------------------------------------- normalization
+
+_CAST = re.compile(r"::[a-z_ ]+(\([\d, ]+\))?(\[\])?", re.I)
+_NOW = re.compile(r"^(now\(\)|current_timestamp(\(\))?|localtimestamp(\(\))?|transaction_timestamp\(\))$", re.I)
+_INT_WIDTH = re.compile(r"\b(TINYINT|SMALLINT|MEDIUMINT|INTEGER|INT|BIGINT)\(\d+\)", re.I)
+
+
+def normalize_default(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    if text.upper() == "NULL":
+        return None
+    while text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
+        text = text[1:-1].strip()
+    if text.lower().startswith("nextval("):
+        return "<sequence>"
+    text = _CAST.sub("", text)
+    while text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
+        text = text[1:-1].strip()
+    if _NOW.match(text):
+        return "CURRENT_TIMESTAMP"
+    unquoted = text[1:-1] if len(text) >= 2 and text[0] == text[-1] == "'" else None
+    if unquoted is not None and re.fullmatch(r"-?\d+(\.\d+)?", unquoted):
+        return unquoted
+    if text.lower() in ("true", "false"):
+        return text.lower()
+    return text
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for char in text:
+        depth += char == "("
+        depth -= char == ")"
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def normalize_type(type_: Any, dialect: sa.Dialect) -> str:
+    enum_name = getattr(type_, "name", None) if isinstance(type_, sa.Enum) else None
+    if dialect.name == "postgresql" and enum_name:
+        return f"enum {enum_name}"  # values are compared once, with the type
+    try:
+        text = type_.compile(dialect=dialect)
+    except Exception:
+        text = repr(type_)
+    text = _INT_WIDTH.sub(lambda m: m.group(1).upper(), text)
+    text = re.sub(r"\s+", " ", text).strip()
+    text = re.sub(r"\s+COLLATE\s+\S+", "", text, flags=re.I)
+    aliases = {
+        "INT": "INTEGER",
+        "CHARACTER VARYING": "VARCHAR",
+        "BOOL": "BOOLEAN",
+        "DOUBLE PRECISION": "DOUBLE",
+        "TIMESTAMP WITHOUT TIME ZONE": "TIMESTAMP",
+        "TIME WITHOUT TIME ZONE": "TIME",
+    }
+    upper = text.upper()
+    for alias, canonical in aliases.items():
+        if upper == alias or upper.startswith(alias + "("):
+            text = canonical + text[len(alias) :]
+            break
+    if isinstance(type_, sa.Enum) and not enum_name:
+        text += "(" + ",".join(repr(v) for v in type_.enums) + ")"
+    return text
+
+
+def _sqltext(text: Any) -> str:
+    value = re.sub(r"\s+", " ", str(text)).strip()
+    while value.startswith("(") and value.endswith(")") and _balanced(value[1:-1]):
+        value = value[1:-1].strip()
+    return value.replace('"', "").replace("`", "").lower()
+
+
+# ---------------------------------------------------------------- reflection
+
+
+def _table_fingerprints(conn: sa.Connection) -> tuple[dict[str, str], str]:
+    """Per-table text that changes whenever the table's schema does, plus a global part."""
+    name = conn.dialect.name
+    per_table: dict[str, list[str]] = {}
+    if name == "sqlite":
+        rows = conn.exec_driver_sql(
+            "SELECT tbl_name, type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY tbl_name, type, name"
+        ).fetchall()
+        tables = {row[0] for row in rows if row[1] == "table"}
+        for tbl, kind, obj, sql in rows:
+            if tbl in tables:
+                per_table.setdefault(tbl, []).append(f"{kind}:{obj}:{sql}")
+        return {k: "\n".join(v) for k, v in per_table.items()}, ""
+    if name == "postgresql":
+        rows = conn.exec_driver_sql(
+            """
+            SELECT c.relname,
+              coalesce((SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod) || ' '
+                        || a.attnotnull || ' ' || a.attidentity || ' ' || coalesce(pg_get_expr(d.adbin, d.adrelid), ''),
+                        ',' ORDER BY a.attname)
+                 FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+                 WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), ''),
+              coalesce((SELECT string_agg(conname || ' ' || pg_get_constraintdef(oid), ',' ORDER BY conname)
+                 FROM pg_constraint WHERE conrelid = c.oid), ''),
+              coalesce((SELECT string_agg(pg_get_indexdef(indexrelid), ',' ORDER BY 1)
+                 FROM pg_index WHERE indrelid = c.oid), '')
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
+            """
+        ).fetchall()
+        global_rows = conn.exec_driver_sql(
+            """
+            SELECT 'enum ' || t.typname || ' ' || string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder)
+            FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid JOIN pg_namespace n ON n.oid = t.typnamespace
+            WHERE n.nspname = current_schema() GROUP BY t.typname
+            UNION ALL
+            SELECT 'seq ' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind = 'S' AND n.nspname = current_schema()
+            """
+        ).fetchall()
+        return {row[0]: "|".join(row[1:]) for row in rows}, "\n".join(sorted(r[0] for r in global_rows))
+    if name in ("mysql", "mariadb"):
+        queries = [
+            "SELECT table_name, CONCAT_WS(' ', column_name, column_type, is_nullable, "
+            "coalesce(column_default, '<none>'), extra) FROM information_schema.columns WHERE table_schema = DATABASE()",
+            "SELECT table_name, CONCAT_WS(' ', index_name, non_unique, seq_in_index, column_name) "
+            "FROM information_schema.statistics WHERE table_schema = DATABASE()",
+            "SELECT k.table_name, CONCAT_WS(' ', k.constraint_name, k.column_name, k.referenced_table_name, "
+            "k.referenced_column_name, r.update_rule, r.delete_rule) FROM information_schema.key_column_usage k "
+            "JOIN information_schema.referential_constraints r ON r.constraint_schema = k.constraint_schema "
+            "AND r.constraint_name = k.constraint_name WHERE k.table_schema = DATABASE()",
+            "SELECT table_name, CONCAT_WS(' ', constraint_name, check_clause) FROM information_schema.check_constraints "
+            "WHERE constraint_schema = DATABASE()",
+        ]
+        for query in queries:
+            for table, text in conn.exec_driver_sql(query):
+                per_table.setdefault(table, []).append(text or "")
+        tables = {
+            r[0]
+            for r in conn.exec_driver_sql(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'"
+            )
+        }
+        return {k: "\n".join(sorted(v)) for k, v in per_table.items() if k in tables}, ""
+    return {}, ""
+
+
+@dataclass
+class SchemaReader:
+    """Reflects snapshots of one engine, reusing table reflections whose fingerprint is unchanged."""
+
+    version_table: str = "alembic_version"
+    cache: dict[tuple[str, str], TableSchema] = field(default_factory=dict)
+    global_cache: dict[str, tuple[dict[str, tuple[str, ...]], frozenset[str]]] = field(default_factory=dict)
+    reflected_tables: int = 0
+
+    def snapshot(self, conn: sa.Connection) -> Snapshot:
+        fingerprints, global_print = _table_fingerprints(conn)
+        inspector: Inspector | None = None
+        tables: dict[str, TableSchema] = {}
+        names = fingerprints.keys() if fingerprints else None
+        if names is None:  # unknown dialect: reflect everything, no cache
+            inspector = sa.inspect(conn)
+            names = inspector.get_table_names()
+        for name in sorted(names):
+            if name == self.version_table:
+                continue
+            key = (name, fingerprints.get(name, ""))
+            cached = self.cache.get(key) if fingerprints else None
+            if cached is None:
+                inspector = inspector or sa.inspect(conn)
+                cached = reflect_table(inspector, name, conn.dialect)
+                self.reflected_tables += 1
+                if fingerprints:
+                    self.cache[key] = cached
+            tables[name] = cached
+        enums, sequences = self._globals(conn, global_print)
+        return Snapshot(tables=tables, enums=enums, sequences=sequences)
+
+    def _globals(self, conn: sa.Connection, key: str) -> tuple[dict[str, tuple[str, ...]], frozenset[str]]:
+        if conn.dialect.name != "postgresql":
+            return {}, frozenset()
+        if key in self.global_cache:
+            return self.global_cache[key]
+        enums = {
+            row[0]: tuple(row[1])
+            for row in conn.exec_driver_sql(
+                "SELECT t.typname, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_type t "
+                "JOIN pg_enum e ON e.enumtypid = t.oid JOIN pg_namespace n ON n.oid = t.typnamespace "
+                "WHERE n.nspname = current_schema() GROUP BY t.typname"
+            )
+        }
+        # Sequences owned by a column (serial, identity) are an implementation detail of that column.
+        sequences = frozenset(
+            row[0]
+            for row in conn.exec_driver_sql(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE c.relkind = 'S' AND n.nspname = current_schema() AND NOT EXISTS ("
+                "SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i'))"
+            )
+        )
+        self.global_cache[key] = (enums, sequences)
+        return enums, sequences
+
+
+def reflect_table(inspector: Inspector, name: str, dialect: sa.Dialect) -> TableSchema:
+    raw_columns = inspector.get_columns(name)
+    columns = tuple(
+        ColumnSchema(
+            name=col["name"],
+            type=normalize_type(col["type"], dialect),
+            nullable=bool(col["nullable"]),
+            default=None if col.get("autoincrement") is True and col.get("default") is None
+            else normalize_default(col.get("default")),
+        )
+        for col in raw_columns
+    )
+    pk = tuple(inspector.get_pk_constraint(name).get("constrained_columns") or ())
+    fks = inspector.get_foreign_keys(name)
+    foreign_keys = frozenset(
+        "({}) -> {}({}){}{}".format(
+            ", ".join(fk["constrained_columns"]),
+            fk["referred_table"],
+            ", ".join(fk["referred_columns"]),
+            _fk_action("ON DELETE", fk.get("options", {}).get("ondelete")),
+            _fk_action("ON UPDATE", fk.get("options", {}).get("onupdate")),
+        )
+        for fk in fks
+    )
+    uniques = frozenset("(" + ", ".join(u["column_names"]) + ")" for u in inspector.get_unique_constraints(name))
+    fk_names = {fk.get("name") for fk in fks} | {fk["constrained_columns"][0] for fk in fks if fk["constrained_columns"]}
+    fk_columns = {tuple(fk["constrained_columns"]) for fk in fks}
+    indexes = set()
+    for index in inspector.get_indexes(name):
+        cols = tuple(str(c) for c in index.get("column_names") or () if c is not None) or tuple(
+            str(e) for e in index.get("expressions") or ()
+        )
+        if index.get("duplicates_constraint"):
+            continue
+        if dialect.name in ("mysql", "mariadb") and not index.get("unique"):
+            # MySQL silently adds an index for a foreign key that has none.
+            if index["name"] in fk_names and cols in fk_columns:
+                continue
+        if dialect.name in ("mysql", "mariadb") and index.get("unique") and "(" + ", ".join(cols) + ")" in uniques:
+            continue
+        indexes.add(f"{'unique ' if index.get('unique') else ''}index {index['name']} on ({', '.join(cols)})")
+    checks: frozenset[str] = frozenset()
+    try:
+        checks = frozenset(_sqltext(c["sqltext"]) for c in inspector.get_check_constraints(name))
+    except NotImplementedError:
+        pass
+    return TableSchema(
+        name=name,
+        columns=columns,
+        primary_key=pk,
+        foreign_keys=foreign_keys,
+        unique=uniques,
+        indexes=frozenset(indexes),
+        checks=checks,
+        types={col["name"]: col["type"] for col in raw_columns},
+        autoincrement=frozenset(
+            col["name"]
+            for col in raw_columns
+            if col.get("autoincrement") is True
+            or (pk == (col["name"],) and isinstance(col["type"], sa.Integer) and col.get("autoincrement") == "auto")
+            or normalize_default(col.get("default")) == "<sequence>"
+        ),
+        links=tuple(
+            (tuple(fk["constrained_columns"]), fk["referred_table"], tuple(fk["referred_columns"])) for fk in fks
+        ),
+    )
+
+
+def _fk_action(label: str, value: str | None) -> str:
+    if not value or value.upper() in ("NO ACTION", "RESTRICT"):
+        return ""
+    return f" {label} {value.upper()}"
+
+
+# ----------------------------------------------------------------------- diff
+
+
+def _show(value: str | None, none: str = "none") -> str:
+    return none if value is None else value
+
+
+def diff(before: Snapshot, after: Snapshot, before_label: str, after_label: str) -> list[Difference]:
+    """Differences read as `<where>: <what> <after_label>, <what> <before_label>`."""
+    out: list[Difference] = []
+
+    def add(kind: str, table: str | None, column: str | None, where: str, now: str, then: str) -> None:
+        out.append(Difference(kind, table, column, f"{where}: {now} {after_label}, {then} {before_label}"))
+
+    for name in sorted(before.tables.keys() | after.tables.keys()):
+        old, new = before.tables.get(name), after.tables.get(name)
+        if old is None or new is None:
+            add("table", name, None, f"table {name}", "present" if new else "absent", "present" if old else "absent")
+            continue
+        old_cols, new_cols = old.column_map, new.column_map
+        for col in sorted(old_cols.keys() | new_cols.keys()):
+            a, b = old_cols.get(col), new_cols.get(col)
+            where = f"{name}.{col}"
+            if a is None or b is None:
+                add("column", name, col, where, "present" if b else "absent", "present" if a else "absent")
+                continue
+            if a.type != b.type:
+                add("type", name, col, where, f"type {b.type}", a.type)
+            if a.nullable != b.nullable:
+                add("nullable", name, col, where, _nullability(b.nullable), _nullability(a.nullable))
+            if a.default != b.default:
+                add("server_default", name, col, where, f"server default {_show(b.default)}", _show(a.default))
+        if old.primary_key != new.primary_key:
+            add(
+                "primary_key",
+                name,
+                None,
+                name,
+                f"primary key ({', '.join(new.primary_key)})",
+                f"({', '.join(old.primary_key)})",
+            )
+        for kind, label, olds, news in (
+            ("foreign_key", "foreign key", old.foreign_keys, new.foreign_keys),
+            ("unique", "unique constraint", old.unique, new.unique),
+            ("index", "", old.indexes, new.indexes),
+            ("check", "check constraint", old.checks, new.checks),
+        ):
+            for item in sorted(olds ^ news):
+                text = f"{label} {item}".strip()
+                add(kind, name, None, name, f"{text} {'present' if item in news else 'absent'}", "present" if item in olds else "absent")
+    for enum in sorted(before.enums.keys() | after.enums.keys()):
+        old_vals, new_vals = before.enums.get(enum), after.enums.get(enum)
+        if old_vals != new_vals:
+            add(
+                "enum",
+                None,
+                None,
+                f"enum type {enum}",
+                "absent" if new_vals is None else "values (" + ", ".join(new_vals) + ")",
+                "absent" if old_vals is None else "(" + ", ".join(old_vals) + ")",
+            )
+    for seq in sorted(before.sequences ^ after.sequences):
+        add("sequence", None, None, f"sequence {seq}", "present" if seq in after.sequences else "absent",
+            "present" if seq in before.sequences else "absent")
+    return out
+
+
+def _nullability(nullable: bool) -> str:
+    return "nullable" if nullable else "NOT NULL"
+
+
+def ignored(difference: Difference, rules: tuple[str, ...]) -> bool:
+    """Rules: TABLE, TABLE.COLUMN, KIND, or KIND:TABLE[.COLUMN]; `*` matches any table."""
+    for rule in rules:
+        kind, _, target = rule.partition(":") if ":" in rule else ("", "", rule)
+        if not kind and target in KINDS:
+            kind, target = target, "*"
+        if kind and kind != difference.kind:
+            continue
+        table, _, column = target.partition(".")
+        if table not in ("*", difference.table):
+            continue
+        if column and column not in ("*", difference.column):
+            continue
+        return True
+    return False

@@ -1,0 +1,377 @@
+"""Data seeding: rows generated from the reflected schema, and the comparison that finds lost data.
+
+Rows are derived from each table's reflected columns and foreign keys, are
+deterministic for a seed, and fill nullable columns too (a NULL cannot show a
+lost value). Contents are read back per table and compared by primary key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import re
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from pytest_migrations.schema import Snapshot, TableSchema
+
+RowSupplier = Callable[[str, str], "list[dict[str, Any]] | None"]
+KEY_BASE = 100001  # far above what a data migration's own inserts get from a sequence
+
+
+@dataclass
+class TableRows:
+    """A table's contents, keyed by primary key (or by position when it has none)."""
+
+    key_columns: tuple[str, ...]
+    columns: tuple[str, ...]
+    rows: dict[tuple[Any, ...], dict[str, Any]]
+
+
+@dataclass
+class SeedState:
+    """What the walk knows about the data: contents per table and how many rows each got from us."""
+
+    seed: int
+    rows_per_table: int
+    known: dict[str, TableRows] = field(default_factory=dict)
+    inserted: dict[str, int] = field(default_factory=dict)
+    seeded_schema: dict[str, TableSchema] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def cap(self) -> int:
+        return self.rows_per_table * 4
+
+
+def sa_table(schema: TableSchema) -> sa.Table:
+    return sa.Table(schema.name, sa.MetaData(), *(sa.Column(name, type_) for name, type_ in schema.types.items()))
+
+
+def read_rows(conn: sa.Connection, schema: TableSchema) -> TableRows:
+    table = sa_table(schema)
+    key = schema.primary_key if schema.primary_key and set(schema.primary_key) <= set(schema.types) else ()
+    result = conn.execute(sa.select(table)).mappings().all()
+    rows: dict[tuple[Any, ...], dict[str, Any]] = {}
+    if key:
+        for row in result:
+            rows[tuple(row[c] for c in key)] = dict(row)
+    else:
+        ordered = sorted((dict(r) for r in result), key=lambda r: tuple(repr(r[c]) for c in table.columns.keys()))
+        for index, row in enumerate(ordered):
+            rows[(index,)] = row
+    return TableRows(key_columns=key, columns=tuple(table.columns.keys()), rows=rows)
+
+
+# ------------------------------------------------------------------ generate
+
+
+def _text(n: int, length: int | None, column: str) -> str:
+    prefix = f"{n} {column} "
+    target = min(length or 40, 255)
+    filler = "lorem ipsum dolor sit amet "
+    text = prefix + filler * (target // len(filler) + 1)
+    return text[:target] if len(prefix) <= target else str(n)[-target:]
+
+
+def value_for(type_: Any, n: int, column: str) -> Any:
+    """A value of `type_` that is distinct for every n, so unique columns hold."""
+    if isinstance(type_, sa.Enum) and type_.enums:
+        return type_.enums[n % len(type_.enums)]
+    if isinstance(type_, sa.Boolean):
+        return n % 2 == 1
+    if isinstance(type_, sa.Integer):
+        if isinstance(type_, sa.SmallInteger) or type(type_).__name__.upper() in ("TINYINT", "SMALLINT"):
+            return n % 100
+        return n
+    if isinstance(type_, sa.Numeric):
+        scale = type_.scale if type_.scale is not None else 2
+        precision = type_.precision if type_.precision is not None else 10
+        whole_digits = max(precision - scale, 1)
+        whole = n % (10 ** min(whole_digits, 6))
+        value = decimal.Decimal(whole) + decimal.Decimal(n % 100) / 100 if scale >= 2 else decimal.Decimal(whole)
+        return float(value) if getattr(type_, "asdecimal", True) is False else value
+    if isinstance(type_, sa.DateTime):
+        base = dt.datetime(2001, 2, 3, 4, 5, 6) + dt.timedelta(days=n % 9000, seconds=n % 86400)
+        return base.replace(tzinfo=dt.timezone.utc) if getattr(type_, "timezone", False) else base
+    if isinstance(type_, sa.Date):
+        return dt.date(2001, 2, 3) + dt.timedelta(days=n % 9000)
+    if isinstance(type_, sa.Time):
+        return dt.time(n % 24, n % 60, n % 60)
+    if isinstance(type_, sa.Interval):
+        return dt.timedelta(days=n % 30, seconds=n % 3600)
+    if isinstance(type_, sa.Uuid) or type(type_).__name__.upper() == "UUID":
+        value = uuid.uuid5(uuid.NAMESPACE_OID, f"{column}-{n}")
+        return value if getattr(type_, "as_uuid", True) else str(value)
+    if isinstance(type_, sa.JSON):
+        return {"n": n, "column": column}
+    if isinstance(type_, sa.ARRAY):
+        return [value_for(type_.item_type, n + i, column) for i in range(2)]
+    if isinstance(type_, sa.LargeBinary) or isinstance(type_, sa.types._Binary):
+        length = getattr(type_, "length", None) or 16
+        return (f"{n}:".encode() + b"\x00\x01\xfe\xff" * 8)[: min(length, 32)]
+    if isinstance(type_, sa.String):
+        return _text(n, getattr(type_, "length", None) or (400 if isinstance(type_, sa.Text) else None), column)
+    raise TypeError(f"no generator for column type {type_!r}")
+
+
+def seeding_order(tables: dict[str, TableSchema]) -> list[str]:
+    """Parents before children; cycles are broken arbitrarily (nullable links get NULL there)."""
+    order: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in order or name in visiting:
+            return
+        visiting.add(name)
+        for _cols, parent, _refs in tables[name].links:
+            if parent != name and parent in tables:
+                visit(parent)
+        visiting.discard(name)
+        order.append(name)
+
+    for name in sorted(tables):
+        visit(name)
+    return order
+
+
+def generate_rows(
+    schema: TableSchema, count: int, start: int, seed: int, parents: dict[str, TableRows]
+) -> list[dict[str, Any]]:
+    nullable = {c.name for c in schema.columns if c.nullable}
+    existing = parents.get(schema.name)
+    used_keys = set(existing.rows) if existing else set()
+    linked = {col for cols, _p, _r in schema.links for col in cols}
+    rows: list[dict[str, Any]] = []
+    attempt = 0
+    while len(rows) < count and attempt < count * 20:
+        n = KEY_BASE + seed * 1000 + start + attempt
+        attempt += 1
+        row = {name: value_for(type_, n, name) for name, type_ in schema.types.items() if name not in linked}
+        for cols, parent, refs in schema.links:
+            if parent == schema.name:
+                pool = rows + (list(existing.rows.values()) if existing else [])
+                if pool:
+                    pick = pool[(n * 7) % len(pool)]
+                else:
+                    pick = None if all(c in nullable for c in cols) else row
+            else:
+                parent_rows = list(parents[parent].rows.values()) if parent in parents else []
+                if not parent_rows:
+                    if all(c in nullable for c in cols):
+                        pick = None
+                    else:
+                        raise LookupError(f"its parent table {parent} has no rows to refer to")
+                else:
+                    pick = parent_rows[(n * 7 + len(rows)) % len(parent_rows)]
+            for col, ref in zip(cols, refs, strict=False):
+                row[col] = None if pick is None else pick.get(ref)
+        key = tuple(row.get(c) for c in schema.primary_key)
+        if schema.primary_key and key in used_keys:
+            continue
+        used_keys.add(key)
+        rows.append(row)
+    return rows
+
+
+def seed_tables(
+    conn: sa.Connection,
+    snapshot: Snapshot,
+    state: SeedState,
+    revision: str,
+    supply: RowSupplier | None,
+) -> set[str]:
+    """Insert rows into every table that needs more; returns the tables written to."""
+    written: set[str] = set()
+    savepoints = conn.dialect.name == "postgresql"  # a failed INSERT aborts the transaction there
+    for name in seeding_order(snapshot.tables):
+        schema = snapshot.tables[name]
+        have = len(state.known[name].rows) if name in state.known else 0
+        changed = state.seeded_schema.get(name) != schema
+        if have >= state.cap and not changed:
+            continue
+        try:
+            rows = supply(revision, name) if supply else None
+            if rows is None:
+                rows = generate_rows(schema, state.rows_per_table, state.inserted.get(name, 0), state.seed, state.known)
+        except (LookupError, TypeError) as exc:
+            state.problems[name] = f"table {name} at {revision} cannot be seeded: {exc}"
+            continue
+        if not rows:
+            continue
+        savepoint = conn.begin_nested() if savepoints else None
+        try:
+            conn.execute(sa_table(schema).insert(), rows)
+        except sa.exc.DBAPIError as exc:
+            if savepoint is not None:
+                savepoint.rollback()
+            message = " ".join(str(exc.orig).split())[:300]
+            state.problems[name] = f"table {name} at {revision} cannot be seeded: {message}"
+            continue
+        if savepoint is not None:
+            savepoint.commit()
+        state.inserted[name] = state.inserted.get(name, 0) + state.rows_per_table * 20
+        state.seeded_schema[name] = schema
+        written.add(name)
+        state.known[name] = read_rows(conn, schema)
+    return written
+
+
+def delete_all_rows(conn: sa.Connection, tables: Iterable[str]) -> None:
+    names = list(tables)
+    if not names:
+        return
+    preparer = conn.dialect.identifier_preparer
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("TRUNCATE " + ", ".join(preparer.quote(n) for n in names) + " CASCADE")
+    elif conn.dialect.name in ("mysql", "mariadb"):
+        conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 0")
+        for name in names:
+            conn.exec_driver_sql(f"DELETE FROM {preparer.quote(name)}")
+        conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")
+    else:
+        conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
+        for name in names:
+            conn.exec_driver_sql(f"DELETE FROM {preparer.quote(name)}")
+
+
+# ------------------------------------------------------------------- compare
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 40 else text[:37] + "..." + ("'" if isinstance(value, str) else "")
+
+
+def _key_text(table: TableRows, key: tuple[Any, ...]) -> str:
+    if not table.key_columns:
+        return f"row {key[0] + 1}"
+    return ", ".join(f"{col}={_fmt(val)}" for col, val in zip(table.key_columns, key, strict=False))
+
+
+def losses_after_upgrade(
+    before: dict[str, TableRows], after: dict[str, TableRows | None], label: str
+) -> list[tuple[str, str]]:
+    """(table, text) for rows or non-NULL values that went away. Changed values are the migration's business."""
+    out: list[tuple[str, str]] = []
+    appeared = {name: rows for name, rows in after.items() if rows is not None and name not in before}
+    for name, old in sorted(before.items()):
+        if name not in after:
+            continue
+        new = after[name]
+        if new is None:
+            if old.rows and not _renamed(old, appeared):
+                out.append((name, f"{label} dropped table {name} holding {len(old.rows)} rows"))
+            continue
+        if old.key_columns and set(old.key_columns) <= set(new.columns):
+            lost = [k for k in old.rows if k not in _rekey(new, old.key_columns)]
+        else:
+            lost = list(old.rows)[len(new.rows) :] if len(new.rows) < len(old.rows) else []
+        if lost:
+            out.append((name, f"{label} lost {len(lost)} of {len(old.rows)} rows of {name}: {_key_text(old, lost[0])}"))
+        for col in old.columns:
+            if col in new.columns:
+                continue
+            holding = [k for k, row in old.rows.items() if row.get(col) is not None]
+            if holding and not _column_renamed(old, new, col):
+                out.append((name,
+                    f"{label} dropped column {name}.{col} holding values in {len(holding)} of {len(old.rows)} rows: "
+                    f"{_key_text(old, holding[0])} {_fmt(old.rows[holding[0]][col])}"
+                ))
+    return out
+
+
+def _rekey(table: TableRows, key_columns: tuple[str, ...]) -> set[tuple[Any, ...]]:
+    return {tuple(row.get(c) for c in key_columns) for row in table.rows.values()}
+
+
+def _renamed(old: TableRows, appeared: dict[str, TableRows]) -> bool:
+    values = sorted(repr(sorted(r.items())) for r in old.rows.values())
+    return any(sorted(repr(sorted(r.items())) for r in new.rows.values()) == values for new in appeared.values())
+
+
+def _column_renamed(old: TableRows, new: TableRows, col: str) -> bool:
+    """A dropped column whose every value now sits in a column that was not there before."""
+    newcomers = [c for c in new.columns if c not in old.columns]
+    by_key = {tuple(row.get(c) for c in old.key_columns): row for row in new.rows.values()} if old.key_columns else {}
+    for candidate in newcomers:
+        if by_key and all(by_key.get(k, {}).get(candidate) == row.get(col) for k, row in old.rows.items()):
+            return True
+    return False
+
+
+def losses_after_downgrade(
+    before: dict[str, TableRows], after: dict[str, TableRows | None], label: str
+) -> list[tuple[str, str]]:
+    """(table, text): after a downgrade every row and value recorded before the upgrade must be back exactly."""
+    out: list[tuple[str, str]] = []
+    for name, old in sorted(before.items()):
+        if name not in after:
+            continue
+        new = after[name]
+        if new is None:
+            out.append((name, f"{label} lost table {name} ({len(old.rows)} rows)"))
+            continue
+        if old.key_columns and set(old.key_columns) <= set(new.columns):
+            new_rows = {tuple(row.get(c) for c in old.key_columns): row for row in new.rows.values()}
+        else:
+            new_rows = dict(new.rows)
+        missing = [k for k in old.rows if k not in new_rows]
+        if missing:
+            out.append((name, f"{label} lost {len(missing)} of {len(old.rows)} rows of {name}: {_key_text(old, missing[0])}"))
+        for col in old.columns:
+            if col not in new.columns:
+                holding = [k for k, r in old.rows.items() if r.get(col) is not None]
+                if holding:
+                    out.append((name, f"{label} lost column {name}.{col} with values in {len(holding)} of {len(old.rows)} rows"))
+                continue
+            changed = [
+                k for k, row in old.rows.items() if k in new_rows and not _same(row.get(col), new_rows[k].get(col))
+            ]
+            if changed:
+                first = changed[0]
+                after_value = new_rows[first].get(col)
+                verb = "lost values of" if after_value is None else "changed values of"
+                out.append((name,
+                    f"{label} {verb} {name}.{col} in {len(changed)} of {len(old.rows)} rows: "
+                    f"{_key_text(old, first)} {_fmt(old.rows[first].get(col))} -> {_fmt(after_value)}"
+                ))
+    return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a == b:
+        return True
+    if isinstance(a, (int, float, decimal.Decimal)) and isinstance(b, (int, float, decimal.Decimal)):
+        return decimal.Decimal(str(a)) == decimal.Decimal(str(b))
+    return False
+
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+
+
+def tables_named(statements: Iterable[str], tables: Iterable[str]) -> set[str]:
+    """Tables a batch of SQL statements may have touched: every table named in them."""
+    words: set[str] = set()
+    for statement in statements:
+        words.update(w.lower() for w in _WORD.findall(statement))
+    return {t for t in tables if t.lower() in words}
+
+
+def with_children(names: set[str], snapshot: Snapshot) -> set[str]:
+    """Add tables that reference `names` (ON DELETE CASCADE reaches them without naming them)."""
+    result = set(names)
+    grew = True
+    while grew:
+        grew = False
+        for table in snapshot.tables.values():
+            if table.name not in result and any(parent in result for _c, parent, _r in table.links):
+                result.add(table.name)
+                grew = True
+    return result

@@ -1,0 +1,92 @@
+"""The per-process state of a run: project, servers and walk results, created lazily, closed once.
+
+One `MigrationsSession` lives in the pytest config's stash. Under pytest-xdist
+each worker has its own, so servers and throwaway databases are never shared.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_migrations import checks
+from pytest_migrations.project import Project, ProjectError, import_object, load_project
+from pytest_migrations.providers import ProviderUnavailable, Server, open_server
+from pytest_migrations.seeding import RowSupplier
+from pytest_migrations.settings import Settings
+
+
+@dataclass
+class MigrationsSession:
+    settings: Settings
+    supply_rows: RowSupplier | None = None
+    worker: str = field(default_factory=lambda: os.environ.get("PYTEST_XDIST_WORKER", "main"))
+    _project: Project | None = None
+    _options: checks.CheckOptions | None = None
+    _metadata: Any = None
+    _servers: dict[str, Server] = field(default_factory=dict)
+    _server_errors: dict[str, str] = field(default_factory=dict)
+    _reports: dict[str, checks.EngineReport] = field(default_factory=dict)
+
+    @property
+    def project(self) -> Project:
+        if self._project is None:
+            if self.settings.config_path is None:
+                raise ProjectError(
+                    f"no Alembic config found ({self.settings.config_origin}); set --migrations-config PATH, "
+                    "the migrations_config ini key, or migrations_flask_app for a Flask-Migrate app."
+                )
+            self._project = load_project(self.settings.config_path, self.settings.config_origin, self.settings.rootdir)
+        return self._project
+
+    @property
+    def options(self) -> checks.CheckOptions:
+        if self._options is None:
+            project = self.project
+            self._options = checks.CheckOptions(
+                irreversible=frozenset(
+                    project.resolve(ref, "migrations_irreversible") for ref in self.settings.irreversible
+                ),
+                allow_data_loss=frozenset(
+                    project.resolve(ref, "migrations_allow_data_loss") for ref in self.settings.allow_data_loss
+                ),
+                ignore_rules=self.settings.ignore_rules,
+                rows_per_table=self.settings.rows_per_table,
+                seed=self.settings.seed,
+            )
+        return self._options
+
+    @property
+    def metadata(self) -> Any:
+        if self._metadata is None and self.settings.metadata_ref:
+            origin = "--migrations-metadata / migrations_metadata"
+            self._metadata = import_object(self.settings.metadata_ref, origin, self.settings.rootdir)
+        return self._metadata
+
+    def validate(self) -> None:
+        """Everything that can be checked without a database, so bad input is a usage error up front."""
+        _ = self.project, self.options, self.metadata
+
+    def server(self, engine: str) -> Server:
+        if engine in self._server_errors:
+            raise ProviderUnavailable(self._server_errors[engine])
+        if engine not in self._servers:
+            try:
+                self._servers[engine] = open_server(engine, self.settings, self.worker)
+            except ProviderUnavailable as exc:
+                self._server_errors[engine] = str(exc)
+                raise
+        return self._servers[engine]
+
+    def report(self, engine: str) -> checks.EngineReport:
+        if engine not in self._reports:
+            self._reports[engine] = checks.run_engine(
+                self.project, self.server(engine), self.options, self.metadata, self.supply_rows
+            )
+        return self._reports[engine]
+
+    def close(self) -> None:
+        for server in self._servers.values():
+            server.stop()
+        self._servers.clear()

@@ -1,0 +1,182 @@
+"""Configuration: every flag, ini key and environment variable the plugin reads.
+
+The names here are a public contract (users put them in CI scripts), so they are
+declared in one place and read into one plain dataclass.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ENGINES = ("sqlite", "postgresql", "mysql")
+PROVIDERS = ("url", "local", "docker")
+DEFAULT_POSTGRESQL_IMAGE = "postgres:17"
+DEFAULT_MYSQL_IMAGE = "mysql:8.4"
+DEFAULT_ROWS_PER_TABLE = 3
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("migrations", "pytest-migrations: Alembic migration checks")
+    group.addoption(
+        "--migrations",
+        action="store_true",
+        default=False,
+        help="Collect and run the built-in migration checks.",
+    )
+    group.addoption("--migrations-config", metavar="PATH", help="Alembic ini file (default: alembic.ini in the rootdir).")
+    group.addoption("--migrations-metadata", metavar="MODULE:ATTR", help="Target metadata for the model check.")
+    group.addoption(
+        "--migrations-engines",
+        metavar="LIST",
+        help="Comma-separated engines to run the checks on: sqlite, postgresql, mysql (default: sqlite).",
+    )
+    group.addoption("--migrations-provider", choices=PROVIDERS, help="Force where servers come from: url, local or docker.")
+    for engine in ("postgresql", "mysql"):
+        group.addoption(
+            f"--migrations-{engine}-url",
+            metavar="URL",
+            help=f"A {engine} server URL whose account may create databases "
+            f"(or env PYTEST_MIGRATIONS_{engine.upper()}_URL).",
+        )
+    group.addoption("--migrations-flask-app", metavar="APP", help="Flask app: module:app or module:create_app().")
+    group.addoption("--migrations-seed", type=int, metavar="N", help="Seed for generated rows (default 0).")
+    group.addoption(
+        "--migrations-drop-stale",
+        action="store_true",
+        default=False,
+        help="Drop throwaway databases left behind by an earlier, killed run.",
+    )
+
+    parser.addini("migrations_config", "Alembic ini file, relative to the rootdir.", default="")
+    parser.addini("migrations_metadata", "module:attribute of the target MetaData.", default="")
+    parser.addini("migrations_engines", "Comma-separated engines (default: sqlite).", default="")
+    parser.addini("migrations_provider", "url, local or docker: force where servers come from.", default="")
+    parser.addini("migrations_postgresql_url", "PostgreSQL server URL for throwaway databases.", default="")
+    parser.addini("migrations_mysql_url", "MySQL/MariaDB server URL for throwaway databases.", default="")
+    parser.addini("migrations_postgresql_image", "Docker image for the PostgreSQL container.", default="")
+    parser.addini("migrations_mysql_image", "Docker image for the MySQL container.", default="")
+    parser.addini("migrations_irreversible", "Revisions whose downgrade is not attempted.", type="args", default=[])
+    parser.addini(
+        "migrations_allow_data_loss", "Revisions whose data loss is intended (reported, not failed).", type="args", default=[]
+    )
+    parser.addini(
+        "migrations_ignore",
+        "Schema differences to ignore: TABLE, TABLE.COLUMN, KIND or KIND:TABLE[.COLUMN], one per line.",
+        type="linelist",
+        default=[],
+    )
+    parser.addini("migrations_rows_per_table", "Rows generated per table and revision.", default="")
+    parser.addini("migrations_flask_app", "Flask app: module:app or module:create_app().", default="")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the plugin was told, already merged from flags, ini keys and env."""
+
+    enabled: bool
+    rootdir: Path
+    config_path: Path | None
+    config_origin: str
+    metadata_ref: str | None
+    engines: tuple[str, ...]
+    provider: str | None
+    server_urls: dict[str, str] = field(default_factory=dict)
+    images: dict[str, str] = field(default_factory=dict)
+    irreversible: frozenset[str] = frozenset()
+    allow_data_loss: frozenset[str] = frozenset()
+    ignore_rules: tuple[str, ...] = ()
+    rows_per_table: int = DEFAULT_ROWS_PER_TABLE
+    seed: int = 0
+    drop_stale: bool = False
+    flask_app: str | None = None
+
+
+def _first(*values: str | None) -> str | None:
+    for value in values:
+        if value:
+            return value
+    return None
+
+
+def parse_engines(raw: str) -> tuple[str, ...]:
+    names = [name.strip().lower() for name in raw.split(",") if name.strip()]
+    aliases = {"mariadb": "mysql", "postgres": "postgresql", "pg": "postgresql"}
+    engines: list[str] = []
+    for name in names:
+        name = aliases.get(name, name)
+        if name not in ENGINES:
+            raise pytest.UsageError(
+                f"pytest-migrations: unknown engine {name!r} in --migrations-engines / migrations_engines; "
+                f"choose from {', '.join(ENGINES)}."
+            )
+        if name not in engines:
+            engines.append(name)
+    return tuple(engines) or ("sqlite",)
+
+
+def read_settings(config: pytest.Config) -> Settings:
+    opt = config.getoption
+    rootdir = Path(config.rootpath)
+
+    config_value = _first(opt("--migrations-config"), config.getini("migrations_config"))
+    flask_app = _first(opt("--migrations-flask-app", None), config.getini("migrations_flask_app"))
+    if config_value:
+        origin = "--migrations-config" if opt("--migrations-config") else "the migrations_config ini key"
+        path = Path(config_value)
+        base = Path(config.invocation_params.dir) if opt("--migrations-config") else rootdir
+        config_path: Path | None = (path if path.is_absolute() else base / path).resolve()
+    else:
+        origin = f"alembic.ini in the rootdir ({rootdir})"
+        config_path = rootdir / "alembic.ini"
+        if not config_path.exists() and flask_app is None and os.environ.get("FLASK_APP"):
+            flask_app = os.environ["FLASK_APP"]
+        if not config_path.exists() and flask_app:
+            config_path = None
+
+    rows_raw = config.getini("migrations_rows_per_table")
+    try:
+        rows = int(rows_raw) if rows_raw else DEFAULT_ROWS_PER_TABLE
+    except ValueError:
+        raise pytest.UsageError(f"pytest-migrations: migrations_rows_per_table must be a number, got {rows_raw!r}.") from None
+
+    urls: dict[str, str] = {}
+    images: dict[str, str] = {}
+    for engine in ("postgresql", "mysql"):
+        url = _first(
+            opt(f"--migrations-{engine}-url"),
+            os.environ.get(f"PYTEST_MIGRATIONS_{engine.upper()}_URL"),
+            config.getini(f"migrations_{engine}_url"),
+        )
+        if url:
+            urls[engine] = url
+        image = config.getini(f"migrations_{engine}_image")
+        if image:
+            images[engine] = image
+
+    provider = _first(opt("--migrations-provider"), config.getini("migrations_provider"))
+    if provider and provider not in PROVIDERS:
+        raise pytest.UsageError(f"pytest-migrations: migrations_provider must be one of {', '.join(PROVIDERS)}, got {provider!r}.")
+
+    seed = opt("--migrations-seed")
+    return Settings(
+        enabled=bool(opt("--migrations")),
+        rootdir=rootdir,
+        config_path=config_path,
+        config_origin=origin,
+        metadata_ref=_first(opt("--migrations-metadata"), config.getini("migrations_metadata")),
+        engines=parse_engines(_first(opt("--migrations-engines"), config.getini("migrations_engines")) or "sqlite"),
+        provider=provider,
+        server_urls=urls,
+        images=images,
+        irreversible=frozenset(config.getini("migrations_irreversible")),
+        allow_data_loss=frozenset(config.getini("migrations_allow_data_loss")),
+        ignore_rules=tuple(rule.strip() for rule in config.getini("migrations_ignore") if rule.strip()),
+        rows_per_table=rows,
+        seed=seed if seed is not None else 0,
+        drop_stale=bool(opt("--migrations-drop-stale")),
+        flask_app=flask_app,
+    )

@@ -1,0 +1,149 @@
+"""The migration walk: run the user's env.py once and drive it step by step.
+
+Alembic calls the "migrations function" of an EnvironmentContext from inside
+env.py's `context.run_migrations()` and runs each step it yields. Handing it a
+generator lets a single env.py run, on a single connection, go up and down the
+history one revision at a time while the checks look at the database between
+steps. That is what keeps the whole verdict close to the cost of a plain
+`alembic upgrade head` + `alembic downgrade base`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.runtime.environment import EnvironmentContext
+from alembic.runtime.migration import MigrationContext, MigrationStep
+from sqlalchemy.engine import URL
+from sqlalchemy.pool import NullPool
+
+from pytest_migrations.project import Project
+
+
+@dataclass(frozen=True)
+class Move:
+    """One step of a walk: apply (`upgrade`) or revert (`downgrade`) one revision."""
+
+    direction: str
+    revision: str
+    phase: str  # which part of the walk asked for it; owners of failures are decided by phase
+
+
+@dataclass
+class DriveOutcome:
+    completed: bool = False
+    failed_move: Move | None = None
+    error: BaseException | None = None
+    error_in: str = ""  # "env", "step" or "check"
+    context_opts: dict[str, Any] = field(default_factory=dict)
+    timings: list[tuple[Move, float]] = field(default_factory=list)
+
+
+Program = Callable[[sa.Connection, MigrationContext], Generator[Move, None, None]]
+
+
+@contextmanager
+def preserved_logging() -> Iterator[None]:
+    """env.py's fileConfig() disables every existing logger and replaces root's handlers; undo that."""
+    root = logging.getLogger()
+    saved_root = (root.level, list(root.handlers), root.disabled)
+    saved: dict[str, tuple[int, list[logging.Handler], bool, bool]] = {}
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger):
+            saved[name] = (logger.level, list(logger.handlers), logger.disabled, logger.propagate)
+    try:
+        yield
+    finally:
+        root.setLevel(saved_root[0])
+        root.handlers[:] = saved_root[1]
+        root.disabled = saved_root[2]
+        for name, (level, handlers, disabled, propagate) in saved.items():
+            logger = logging.getLogger(name)
+            logger.setLevel(level)
+            logger.handlers[:] = handlers
+            logger.disabled = disabled
+            logger.propagate = propagate
+
+
+def alembic_url(url: URL) -> str:
+    # ConfigParser interpolates '%', so a password containing one must be doubled.
+    return url.render_as_string(hide_password=False).replace("%", "%%")
+
+
+def drive(project: Project, url: URL, program: Program, engine_options: dict[str, Any] | None = None) -> DriveOutcome:
+    """Run env.py once against `url`, applying the moves `program` yields."""
+    outcome = DriveOutcome()
+    script = project.script
+    revision_map = script.revision_map
+    state: dict[str, Any] = {"current": None, "started": False}
+
+    def migrations_fn(heads: Any, context: MigrationContext) -> Iterator[MigrationStep]:
+        state["started"] = True
+        for move in program(context.connection, context):  # type: ignore[arg-type]
+            revision = script.get_revision(move.revision)
+            if move.direction == "upgrade":
+                step = MigrationStep.upgrade_from_script(revision_map, revision)
+            else:
+                step = MigrationStep.downgrade_from_script(revision_map, revision)
+            state["current"] = move
+            started = time.perf_counter()
+            yield step
+            outcome.timings.append((move, time.perf_counter() - started))
+            state["current"] = None
+
+    config = project.alembic_config()
+    config.set_main_option("sqlalchemy.url", alembic_url(url))
+    engine = sa.create_engine(url, poolclass=NullPool, **(engine_options or {}))
+    try:
+        with preserved_logging(), engine.connect() as connection:
+            config.attributes["connection"] = connection
+            env = EnvironmentContext(config, script, fn=migrations_fn, as_sql=False, destination_rev="heads")
+            try:
+                with env:
+                    script.run_env()
+                outcome.completed = True
+            except BaseException as exc:  # noqa: BLE001 - classified below, re-raised if not ours
+                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                    raise
+                outcome.error = exc
+                outcome.failed_move = state["current"]
+                if not state["started"]:
+                    outcome.error_in = "env"
+                elif state["current"] is not None:
+                    outcome.error_in = "step"
+                else:
+                    outcome.error_in = "check"
+            finally:
+                outcome.context_opts = dict(getattr(env, "context_opts", {}) or {})
+            if connection.in_transaction():
+                connection.commit()
+    finally:
+        engine.dispose()
+    return outcome
+
+
+def describe_error(exc: BaseException) -> str:
+    """The original database error, on one line, for the last line of a failure message."""
+    orig = getattr(exc, "orig", None)
+    if orig is not None:
+        text = f"{type(orig).__module__.split('.')[0]}.{type(orig).__name__}: {orig}"
+    else:
+        text = "".join(traceback.format_exception_only(type(exc), exc))
+    return " ".join(text.split())
+
+
+def error_location(exc: BaseException, project: Project) -> str:
+    """file:line of the deepest frame in the user's migrations, so the message points at their code."""
+    root = str(project.script.dir)
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(root)]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    return f"{frame.filename}:{frame.lineno}"
