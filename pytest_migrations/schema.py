@@ -171,7 +171,7 @@ def _table_fingerprints(conn: sa.Connection) -> tuple[dict[str, str], str]:
             """
             SELECT c.relname,
               coalesce((SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod) || ' '
-                        || a.attnotnull || ' ' || a.attidentity || ' ' || coalesce(pg_get_expr(d.adbin, d.adrelid), ''),
+                        || a.attnotnull::text || ' ' || a.attidentity::text || ' ' || coalesce(pg_get_expr(d.adbin, d.adrelid), ''),
                         ',' ORDER BY a.attname)
                  FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
                  WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), ''),
