@@ -121,7 +121,9 @@ def walk_program(
     verdicts = walk.verdicts
     rules = options.ignore_rules
 
-    def differences(before: schemas.Snapshot, after: schemas.Snapshot, before_label: str, after_label: str) -> list[str]:
+    def differences(
+        before: schemas.Snapshot, after: schemas.Snapshot, before_label: str, after_label: str
+    ) -> list[str]:
         return [d.text for d in schemas.diff(before, after, before_label, after_label) if not schemas.ignored(d, rules)]
 
     def program(conn: sa.Connection, context: MigrationContext) -> Generator[Move, None, None]:
@@ -232,22 +234,32 @@ def walk_program(
         if stopped_at is None:
             lines = differences(initial, bottom, "before the first upgrade", "after downgrading to base")
             if lines:
-                verdicts[DOWNGRADE].problem("downgrading from head to base leaves the database changed:\n  " + "\n  ".join(lines))
+                verdicts[DOWNGRADE].problem(
+                    "downgrading from head to base leaves the database changed:\n  " + "\n  ".join(lines)
+                )
         else:
             note = f"stopped at {stopped_at}: declared irreversible in migrations_irreversible"
             verdicts[DOWNGRADE].note(note)
             verdicts[ROUNDTRIP].note(note)
-            lines = differences(at_revision[stopped_at], bottom, f"after upgrading to {stopped_at}", f"after downgrading to {stopped_at}")
+            lines = differences(
+                at_revision[stopped_at],
+                bottom,
+                f"after upgrading to {stopped_at}",
+                f"after downgrading to {stopped_at}",
+            )
             if lines:
                 verdicts[DOWNGRADE].problem(
-                    f"downgrading from head to {stopped_at} does not give back the schema at {stopped_at}:\n  " + "\n  ".join(lines)
+                    f"downgrading from head to {stopped_at} does not give back the schema at {stopped_at}:\n  "
+                    + "\n  ".join(lines)
                 )
         for rev in reversed(downgraded):
             yield from apply(Move("upgrade", rev, "roundtrip"))
         final = reader.snapshot(conn)
         lines = differences(walk.head, final, "the first time", "at head the second time")
         if lines:
-            verdicts[ROUNDTRIP].problem("base -> head -> base -> head does not arrive at the same schema:\n  " + "\n  ".join(lines))
+            verdicts[ROUNDTRIP].problem(
+                "base -> head -> base -> head does not arrive at the same schema:\n  " + "\n  ".join(lines)
+            )
 
     return program
 
@@ -298,7 +310,11 @@ def _step_failure(project: Project, engine: str, move: Move, error: BaseExceptio
     elif move.phase == "stepwise" and move.direction == "upgrade":
         lines.append(
             f"The downgrade of {rev.id} left behind something its upgrade creates again"
-            + (" (on PostgreSQL, drop_table does not drop enum types: drop them in the downgrade)." if engine == "postgresql" else ".")
+            + (
+                " (on PostgreSQL, drop_table does not drop enum types: drop them in the downgrade)."
+                if engine == "postgresql"
+                else "."
+            )
         )
     elif with_rows:
         lines.append(
@@ -396,7 +412,9 @@ def run_engine(
         verdicts[owner].problem(_step_failure(project, engine, move, error, with_rows=False))
         if move.phase == "stepwise":
             skip = skip | {move.revision}
-            verdicts[STEPWISE].note(f"{move.revision} was stepped over in later walks so the other revisions get checked")
+            verdicts[STEPWISE].note(
+                f"{move.revision} was stepped over in later walks so the other revisions get checked"
+            )
             continue
         if move.phase == "upgrade":
             blocked = f"not checked: the upgrade to {move.revision} fails (see {UPGRADE}[{engine}])."
@@ -404,11 +422,15 @@ def run_engine(
                 if not verdicts[check].problems:
                     verdicts[check].problem(blocked)
         elif move.phase == "downgrade":
-            verdicts[ROUNDTRIP].problem(f"not checked: the downgrade of {move.revision} fails (see {DOWNGRADE}[{engine}]).")
+            verdicts[ROUNDTRIP].problem(
+                f"not checked: the downgrade of {move.revision} fails (see {DOWNGRADE}[{engine}])."
+            )
         break
     else:
         for verdict in verdicts.values():
-            verdict.problem(f"gave up after {MAX_WALKS} walks: too many revisions fail; fix the first ones and run again.")
+            verdict.problem(
+                f"gave up after {MAX_WALKS} walks: too many revisions fail; fix the first ones and run again."
+            )
 
     _model_verdict(verdicts[MODEL], head, metadata, context_opts, server, reader, options, blocked)
     report.seconds = time.perf_counter() - started

@@ -136,7 +136,9 @@ def is_stale_name(name: str) -> bool:
 
 @dataclass
 class SqliteServer(Server):
-    directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-sqlite-")))
+    directory: Path = field(
+        default_factory=lambda: Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-sqlite-"))
+    )
 
     def create_database(self, template: Database | None = None) -> Database:
         name = self.new_name()
@@ -238,7 +240,9 @@ class UrlServer(Server):
         if self.engine == "postgresql":
             query = "SELECT datname FROM pg_database WHERE datname LIKE 'pytest\\_migrations\\_%'"
         else:
-            query = "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'pytest\\_migrations\\_%'"
+            query = (
+                "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'pytest\\_migrations\\_%'"
+            )
         with self.admin.connect() as conn:
             names = [row[0] for row in conn.execute(sa.text(query))]
         return sorted(name for name in names if is_stale_name(name))
@@ -259,7 +263,9 @@ def _copy_mysql_database(conn: sa.Connection, source: str, target: str) -> None:
     tables = [
         row[0]
         for row in conn.execute(
-            sa.text("SELECT table_name FROM information_schema.tables WHERE table_schema = :s AND table_type = 'BASE TABLE'"),
+            sa.text(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = :s AND table_type = 'BASE TABLE'"
+            ),
             {"s": source},
         )
     ]
@@ -369,11 +375,25 @@ class LocalPostgresServer(UrlServer):
             port = _free_port()
             options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
             _run(
-                [pg_ctl, "-D", str(data), "-l", str(directory / "server.log"), "-o", options, "-w", "-t", "60", "start"],
+                [
+                    pg_ctl,
+                    "-D",
+                    str(data),
+                    "-l",
+                    str(directory / "server.log"),
+                    "-o",
+                    options,
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ],
                 user,
                 "pg_ctl start",
             )
-            server.admin_url = URL.create("postgresql", username="postgres", host="127.0.0.1", port=port, database="postgres")
+            server.admin_url = URL.create(
+                "postgresql", username="postgres", host="127.0.0.1", port=port, database="postgres"
+            )
             server.connect_admin()
         except BaseException:
             server.stop()
@@ -415,7 +435,13 @@ class LocalMariaDBServer(UrlServer):
         data = directory / "data"
         server = cls(engine="mysql", origin="local MariaDB/MySQL binaries", worker=worker, directory=directory)
         try:
-            cmd = [install, "--no-defaults", f"--datadir={data}", "--skip-test-db", "--auth-root-authentication-method=normal"]
+            cmd = [
+                install,
+                "--no-defaults",
+                f"--datadir={data}",
+                "--skip-test-db",
+                "--auth-root-authentication-method=normal",
+            ]
             if user:
                 cmd.append(f"--user={user}")
             _run(cmd, None, "mariadb-install-db")
@@ -478,7 +504,9 @@ class DockerServer(UrlServer):
                 else:
                     from testcontainers.mysql import MySqlContainer as Container
             except ImportError:
-                raise ProviderUnavailable("testcontainers is not installed (`pip install pytest-migrations[docker]`)") from None
+                raise ProviderUnavailable(
+                    "testcontainers is not installed (`pip install pytest-migrations[docker]`)"
+                ) from None
         try:
             import docker
 
@@ -561,9 +589,7 @@ def open_server(engine: str, settings: Settings, worker: str) -> Server:
             if provider == "url" and engine in settings.server_urls:
                 raise  # a URL the user gave and that does not work is an error, not a reason to look elsewhere
             reasons.append(f"{provider}: {exc}")
-    raise ProviderUnavailable(
-        f"no {engine} server is available ({'; '.join(reasons)}). {_how_to_provide(engine)}"
-    )
+    raise ProviderUnavailable(f"no {engine} server is available ({'; '.join(reasons)}). {_how_to_provide(engine)}")
 
 
 def stale_temp_dirs() -> list[Path]:

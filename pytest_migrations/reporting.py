@@ -68,7 +68,9 @@ class Summary:
                 if by_outcome.get(outcome):
                     out.append(f"  {outcome:<8}{', '.join(by_outcome[outcome])}")
             if stats.get("slowest"):
-                out.append("  slowest revisions: " + ", ".join(f"{rev} {sec * 1000:.0f}ms" for rev, sec in stats["slowest"]))
+                out.append(
+                    "  slowest revisions: " + ", ".join(f"{rev} {sec * 1000:.0f}ms" for rev, sec in stats["slowest"])
+                )
         return out
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:

@@ -285,7 +285,8 @@ def reflect_table(inspector: Inspector, name: str, dialect: sa.Dialect) -> Table
             name=col["name"],
             type=normalize_type(col["type"], dialect),
             nullable=bool(col["nullable"]),
-            default=None if col.get("autoincrement") is True and col.get("default") is None
+            default=None
+            if col.get("autoincrement") is True and col.get("default") is None
             else normalize_default(col.get("default")),
         )
         for col in raw_columns
@@ -303,7 +304,9 @@ def reflect_table(inspector: Inspector, name: str, dialect: sa.Dialect) -> Table
         for fk in fks
     )
     uniques = frozenset("(" + ", ".join(u["column_names"]) + ")" for u in inspector.get_unique_constraints(name))
-    fk_names = {fk.get("name") for fk in fks} | {fk["constrained_columns"][0] for fk in fks if fk["constrained_columns"]}
+    fk_names = {fk.get("name") for fk in fks} | {
+        fk["constrained_columns"][0] for fk in fks if fk["constrained_columns"]
+    }
     fk_columns = {tuple(fk["constrained_columns"]) for fk in fks}
     indexes = set()
     for index in inspector.get_indexes(name):
@@ -401,7 +404,14 @@ def diff(before: Snapshot, after: Snapshot, before_label: str, after_label: str)
         ):
             for item in sorted(olds ^ news):
                 text = f"{label} {item}".strip()
-                add(kind, name, None, name, f"{text} {'present' if item in news else 'absent'}", "present" if item in olds else "absent")
+                add(
+                    kind,
+                    name,
+                    None,
+                    name,
+                    f"{text} {'present' if item in news else 'absent'}",
+                    "present" if item in olds else "absent",
+                )
     for enum in sorted(before.enums.keys() | after.enums.keys()):
         old_vals, new_vals = before.enums.get(enum), after.enums.get(enum)
         if old_vals != new_vals:
@@ -414,8 +424,14 @@ def diff(before: Snapshot, after: Snapshot, before_label: str, after_label: str)
                 "absent" if old_vals is None else "(" + ", ".join(old_vals) + ")",
             )
     for seq in sorted(before.sequences ^ after.sequences):
-        add("sequence", None, None, f"sequence {seq}", "present" if seq in after.sequences else "absent",
-            "present" if seq in before.sequences else "absent")
+        add(
+            "sequence",
+            None,
+            None,
+            f"sequence {seq}",
+            "present" if seq in after.sequences else "absent",
+            "present" if seq in before.sequences else "absent",
+        )
     return out
 
 

@@ -61,7 +61,7 @@ def read_rows(conn: sa.Connection, schema: TableSchema) -> TableRows:
         for row in result:
             rows[tuple(row[c] for c in key)] = dict(row)
     else:
-        ordered = sorted((dict(r) for r in result), key=lambda r: tuple(repr(r[c]) for c in table.columns.keys()))
+        ordered = sorted((dict(r) for r in result), key=lambda r: tuple(repr(r[c]) for c in table.columns.keys()))  # noqa: SIM118
         for index, row in enumerate(ordered):
             rows[(index,)] = row
     return TableRows(key_columns=key, columns=tuple(table.columns.keys()), rows=rows)
@@ -111,7 +111,7 @@ def value_for(type_: Any, n: int, column: str) -> Any:
         return {"n": n, "column": column}
     if isinstance(type_, sa.ARRAY):
         return [value_for(type_.item_type, n + i, column) for i in range(2)]
-    if isinstance(type_, sa.LargeBinary) or isinstance(type_, sa.types._Binary):
+    if isinstance(type_, sa.types._Binary):
         length = getattr(type_, "length", None) or 16
         return (f"{n}:".encode() + b"\x00\x01\xfe\xff" * 8)[: min(length, 32)]
     if isinstance(type_, sa.String):
@@ -280,10 +280,13 @@ def losses_after_upgrade(
                 continue
             holding = [k for k, row in old.rows.items() if row.get(col) is not None]
             if holding and not _column_renamed(old, new, col):
-                out.append((name,
-                    f"{label} dropped column {name}.{col} holding values in {len(holding)} of {len(old.rows)} rows: "
-                    f"{_key_text(old, holding[0])} {_fmt(old.rows[holding[0]][col])}"
-                ))
+                out.append(
+                    (
+                        name,
+                        f"{label} dropped column {name}.{col} holding values in {len(holding)} of {len(old.rows)} rows: "
+                        f"{_key_text(old, holding[0])} {_fmt(old.rows[holding[0]][col])}",
+                    )
+                )
     return out
 
 
@@ -324,12 +327,19 @@ def losses_after_downgrade(
             new_rows = dict(new.rows)
         missing = [k for k in old.rows if k not in new_rows]
         if missing:
-            out.append((name, f"{label} lost {len(missing)} of {len(old.rows)} rows of {name}: {_key_text(old, missing[0])}"))
+            out.append(
+                (name, f"{label} lost {len(missing)} of {len(old.rows)} rows of {name}: {_key_text(old, missing[0])}")
+            )
         for col in old.columns:
             if col not in new.columns:
                 holding = [k for k, r in old.rows.items() if r.get(col) is not None]
                 if holding:
-                    out.append((name, f"{label} lost column {name}.{col} with values in {len(holding)} of {len(old.rows)} rows"))
+                    out.append(
+                        (
+                            name,
+                            f"{label} lost column {name}.{col} with values in {len(holding)} of {len(old.rows)} rows",
+                        )
+                    )
                 continue
             changed = [
                 k for k, row in old.rows.items() if k in new_rows and not _same(row.get(col), new_rows[k].get(col))
@@ -338,10 +348,13 @@ def losses_after_downgrade(
                 first = changed[0]
                 after_value = new_rows[first].get(col)
                 verb = "lost values of" if after_value is None else "changed values of"
-                out.append((name,
-                    f"{label} {verb} {name}.{col} in {len(changed)} of {len(old.rows)} rows: "
-                    f"{_key_text(old, first)} {_fmt(old.rows[first].get(col))} -> {_fmt(after_value)}"
-                ))
+                out.append(
+                    (
+                        name,
+                        f"{label} {verb} {name}.{col} in {len(changed)} of {len(old.rows)} rows: "
+                        f"{_key_text(old, first)} {_fmt(old.rows[first].get(col))} -> {_fmt(after_value)}",
+                    )
+                )
     return out
 
 

@@ -27,14 +27,18 @@ def add_options(parser: pytest.Parser) -> None:
         default=False,
         help="Collect and run the built-in migration checks.",
     )
-    group.addoption("--migrations-config", metavar="PATH", help="Alembic ini file (default: alembic.ini in the rootdir).")
+    group.addoption(
+        "--migrations-config", metavar="PATH", help="Alembic ini file (default: alembic.ini in the rootdir)."
+    )
     group.addoption("--migrations-metadata", metavar="MODULE:ATTR", help="Target metadata for the model check.")
     group.addoption(
         "--migrations-engines",
         metavar="LIST",
         help="Comma-separated engines to run the checks on: sqlite, postgresql, mysql (default: sqlite).",
     )
-    group.addoption("--migrations-provider", choices=PROVIDERS, help="Force where servers come from: url, local or docker.")
+    group.addoption(
+        "--migrations-provider", choices=PROVIDERS, help="Force where servers come from: url, local or docker."
+    )
     for engine in ("postgresql", "mysql"):
         group.addoption(
             f"--migrations-{engine}-url",
@@ -61,7 +65,10 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("migrations_mysql_image", "Docker image for the MySQL container.", default="")
     parser.addini("migrations_irreversible", "Revisions whose downgrade is not attempted.", type="args", default=[])
     parser.addini(
-        "migrations_allow_data_loss", "Revisions whose data loss is intended (reported, not failed).", type="args", default=[]
+        "migrations_allow_data_loss",
+        "Revisions whose data loss is intended (reported, not failed).",
+        type="args",
+        default=[],
     )
     parser.addini(
         "migrations_ignore",
@@ -141,7 +148,9 @@ def read_settings(config: pytest.Config) -> Settings:
     try:
         rows = int(rows_raw) if rows_raw else DEFAULT_ROWS_PER_TABLE
     except ValueError:
-        raise pytest.UsageError(f"pytest-migrations: migrations_rows_per_table must be a number, got {rows_raw!r}.") from None
+        raise pytest.UsageError(
+            f"pytest-migrations: migrations_rows_per_table must be a number, got {rows_raw!r}."
+        ) from None
 
     urls: dict[str, str] = {}
     images: dict[str, str] = {}
@@ -159,7 +168,9 @@ def read_settings(config: pytest.Config) -> Settings:
 
     provider = _first(opt("--migrations-provider"), config.getini("migrations_provider"))
     if provider and provider not in PROVIDERS:
-        raise pytest.UsageError(f"pytest-migrations: migrations_provider must be one of {', '.join(PROVIDERS)}, got {provider!r}.")
+        raise pytest.UsageError(
+            f"pytest-migrations: migrations_provider must be one of {', '.join(PROVIDERS)}, got {provider!r}."
+        )
 
     seed = opt("--migrations-seed")
     return Settings(

@@ -109,7 +109,7 @@ def drive(project: Project, url: URL, program: Program, engine_options: dict[str
                 with env:
                     script.run_env()
                 outcome.completed = True
-            except BaseException as exc:  # noqa: BLE001 - classified below, re-raised if not ours
+            except BaseException as exc:
                 if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                     raise
                 outcome.error = exc
