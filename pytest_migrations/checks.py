@@ -85,7 +85,8 @@ class Walk:
     skip_cycle: frozenset[str]
     verdicts: dict[str, Verdict]
     outcome: DriveOutcome | None = None
-    head: schemas.Snapshot | None = None
+    heads: dict[str | None, schemas.Snapshot] = field(default_factory=dict)  # per bind
+    metadata: dict[str | None, Any] = field(default_factory=dict)  # per bind, as env.py passed it
     seed_state: seeding.SeedState | None = None
 
 
@@ -128,6 +129,9 @@ def walk_program(
 
     def program(conn: sa.Connection, context: MigrationContext) -> Generator[Move, None, None]:
         reader.version_table = context.version_table
+        bind = bind_of(context)
+        on = "" if bind is None else f" [bind {bind or 'default'}]"
+        walk.metadata[bind] = context.opts.get("target_metadata")
         statements: list[str] = []
         capture = {"on": False}
 
@@ -168,7 +172,7 @@ def walk_program(
                 seeding.seed_tables(conn, before, state, parent, supply)
                 before_rows = dict(state.known)
 
-            yield from apply(Move("upgrade", rev, "upgrade"))
+            yield from apply(Move("upgrade", rev, "upgrade", bind))
             up_statements = list(statements)
             after = reader.snapshot(conn)
             at_revision[rev] = after
@@ -188,13 +192,13 @@ def walk_program(
                 current = after
                 continue
 
-            yield from apply(Move("downgrade", rev, "stepwise"))
+            yield from apply(Move("downgrade", rev, "stepwise", bind))
             down_statements = list(statements)
             back = reader.snapshot(conn)
             lines = differences(before, back, "before", f"after downgrade of {rev}")
             if lines:
                 verdicts[STEPWISE].problem(
-                    f"downgrade of {project.by_id[rev].describe()} does not restore the schema it started from:\n  "
+                    f"downgrade of {project.by_id[rev].describe()}{on} does not restore the schema it started from:\n  "
                     + "\n  ".join(lines)
                 )
             if state is not None:
@@ -206,19 +210,19 @@ def walk_program(
                 )
                 _data_findings(verdicts[DATA], _attribute(upgrade_losses, downgrade_losses), rev, options, project)
 
-            yield from apply(Move("upgrade", rev, "stepwise"))
+            yield from apply(Move("upgrade", rev, "stepwise", bind))
             again = reader.snapshot(conn)
             lines = differences(after, again, "the first time", f"after upgrading {rev} again")
             if lines:
                 verdicts[STEPWISE].problem(
-                    f"upgrade of {project.by_id[rev].describe()}, run again after its downgrade, "
+                    f"upgrade of {project.by_id[rev].describe()}{on}, run again after its downgrade, "
                     "gives a different schema than the first time:\n  " + "\n  ".join(lines)
                 )
             if state is not None:
                 refresh(touched | seeding.tables_named(statements, again.tables.keys()), again)
             current = again
 
-        walk.head = current
+        walk.heads[bind] = current
         if state is not None:
             seeding.delete_all_rows(conn, current.tables)
 
@@ -228,14 +232,14 @@ def walk_program(
             if rev in options.irreversible:
                 stopped_at = rev
                 break
-            yield from apply(Move("downgrade", rev, "downgrade"))
+            yield from apply(Move("downgrade", rev, "downgrade", bind))
             downgraded.append(rev)
         bottom = reader.snapshot(conn)
         if stopped_at is None:
             lines = differences(initial, bottom, "before the first upgrade", "after downgrading to base")
             if lines:
                 verdicts[DOWNGRADE].problem(
-                    "downgrading from head to base leaves the database changed:\n  " + "\n  ".join(lines)
+                    f"downgrading from head to base{on} leaves the database changed:\n  " + "\n  ".join(lines)
                 )
         else:
             note = f"stopped at {stopped_at}: declared irreversible in migrations_irreversible"
@@ -249,16 +253,16 @@ def walk_program(
             )
             if lines:
                 verdicts[DOWNGRADE].problem(
-                    f"downgrading from head to {stopped_at} does not give back the schema at {stopped_at}:\n  "
+                    f"downgrading from head to {stopped_at}{on} does not give back the schema at {stopped_at}:\n  "
                     + "\n  ".join(lines)
                 )
         for rev in reversed(downgraded):
-            yield from apply(Move("upgrade", rev, "roundtrip"))
+            yield from apply(Move("upgrade", rev, "roundtrip", bind))
         final = reader.snapshot(conn)
-        lines = differences(walk.head, final, "the first time", "at head the second time")
+        lines = differences(walk.heads[bind], final, "the first time", "at head the second time")
         if lines:
             verdicts[ROUNDTRIP].problem(
-                "base -> head -> base -> head does not arrive at the same schema:\n  " + "\n  ".join(lines)
+                f"base -> head -> base -> head{on} does not arrive at the same schema:\n  " + "\n  ".join(lines)
             )
 
     return program
@@ -276,6 +280,14 @@ def _attribute(upgrade: list[tuple[str, str]], downgrade: list[tuple[str, str]])
     return [text for table, text in upgrade if table in unrestored] + [
         text for table, text in downgrade if table not in upgrade_tables
     ]
+
+
+def bind_of(context: MigrationContext) -> str | None:
+    """The Flask-Migrate multidb bind a run_migrations() call is for; None in a single-database env.py."""
+    token = context.opts.get("upgrade_token", "upgrades")
+    if token == "upgrades":
+        return None
+    return token[: -len("_upgrades")] if token.endswith("_upgrades") else token
 
 
 def _data_findings(verdict: Verdict, losses: list[str], rev: str, options: CheckOptions, project: Project) -> None:
@@ -301,7 +313,8 @@ def _step_failure(project: Project, engine: str, move: Move, error: BaseExceptio
         what = f"upgrade to {rev.describe()}"
     else:
         what = f"downgrade of {rev.describe()}"
-    lines = [f"{what} failed on {engine}{' with seeded rows in the tables' if with_rows else ''}."]
+    on = "" if move.bind is None else f" [bind {move.bind or 'default'}]"
+    lines = [f"{what}{on} failed on {engine}{' with seeded rows in the tables' if with_rows else ''}."]
     orig = getattr(error, "orig", error)
     if isinstance(orig, NotImplementedError) and move.direction == "downgrade":
         lines.append(
@@ -344,20 +357,20 @@ def run_engine(
     seed, skip = True, frozenset(options.irreversible)
     pending_data_failure: Move | None = None
     pending_failure_text = ""
-    head: schemas.Snapshot | None = None
-    context_opts: dict[str, Any] = {}
+    heads: dict[str | None, schemas.Snapshot] = {}
+    walk_metadata: dict[str | None, Any] = {}
     blocked: str | None = None
 
     for _ in range(MAX_WALKS):
         walk = Walk(seed=seed, skip_cycle=skip, verdicts={check: Verdict(check) for check in WALK_CHECKS})
         database = server.create_database()
         try:
-            outcome = drive(project, database.url, walk_program(project, walk, options, reader, supply))
+            outcome = drive(project, database.url, walk_program(project, walk, options, reader, supply), server)
         finally:
             database.drop()
         walk.outcome = outcome
         report.walks += 1
-        context_opts = context_opts or outcome.context_opts
+        walk_metadata = walk_metadata or walk.metadata
         if not report.upgrade_seconds:
             for move, seconds in outcome.timings:
                 if move.phase == "upgrade":
@@ -372,7 +385,7 @@ def run_engine(
         if walk.seed_state is not None:
             for problem in walk.seed_state.problems.values():
                 verdicts[DATA].note(problem + "; supply rows with the pytest_migrations_rows hook")
-        head = head or walk.head
+        heads = heads or walk.heads
         move = outcome.failed_move
 
         if pending_data_failure is not None and (move is None or move != pending_data_failure):
@@ -432,7 +445,11 @@ def run_engine(
                 f"gave up after {MAX_WALKS} walks: too many revisions fail; fix the first ones and run again."
             )
 
-    _model_verdict(verdicts[MODEL], head, metadata, context_opts, server, reader, options, blocked)
+    if not walk_metadata:
+        walk_metadata = {None: None}
+    for bind, found in walk_metadata.items():
+        chosen = metadata if metadata is not None and bind in (None, "") else found
+        _model_verdict(verdicts[MODEL], heads.get(bind), chosen, bind, server, reader, options, blocked)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -441,14 +458,13 @@ def _model_verdict(
     verdict: Verdict,
     head: schemas.Snapshot | None,
     metadata: Any,
-    context_opts: dict[str, Any],
+    bind: str | None,
     server: Server,
     reader: schemas.SchemaReader,
     options: CheckOptions,
     blocked: str | None,
 ) -> None:
-    if metadata is None:
-        metadata = context_opts.get("target_metadata")
+    on = "" if bind is None else f" [bind {bind or 'default'}]"
     if metadata is None:
         verdict.skip_reason = (
             "no target metadata: env.py passes target_metadata=None and neither --migrations-metadata "
@@ -485,6 +501,6 @@ def _model_verdict(
     ]
     if lines:
         verdict.problem(
-            "the schema the migrations build differs from what metadata.create_all builds "
+            f"the schema the migrations build{on} differs from what metadata.create_all builds "
             "(add a migration, e.g. `alembic revision --autogenerate`, or fix the model):\n  " + "\n  ".join(lines)
         )

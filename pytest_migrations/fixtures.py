@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import nullcontext
 from typing import Any
 
 import pytest
@@ -43,9 +44,13 @@ class Migrator:
 
     def _run(self, action: str, revision: str) -> None:
         self._release()
-        config = self.project.alembic_config()
-        config.set_main_option("sqlalchemy.url", alembic_url(self.database.url))
-        with preserved_logging(), self.engine.connect() as conn:
+        project = self.project
+        environment = (
+            project.environment(self.database.url, self.database.server) if project.environment else nullcontext()
+        )
+        with preserved_logging(), environment, self.engine.connect() as conn:
+            config = project.alembic_config()
+            config.set_main_option("sqlalchemy.url", alembic_url(self.database.url))
             config.attributes["connection"] = conn
             getattr(command, action)(config, revision)
             if conn.in_transaction():

@@ -9,7 +9,9 @@ from __future__ import annotations
 import importlib
 import sys
 import traceback
-from dataclasses import dataclass
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,10 @@ class Project:
     script: ScriptDirectory
     revisions: tuple[Revision, ...]
     heads: tuple[str, ...]
+    # Flask-Migrate builds its Config itself and needs an app context around env.py.
+    config_factory: Callable[[], Config] | None = None
+    environment: Callable[[Any, Any], AbstractContextManager[None]] | None = None
+    flask_binds: list[str | None] = field(default_factory=list)
 
     @property
     def by_id(self) -> dict[str, Revision]:
@@ -47,6 +53,8 @@ class Project:
 
     def alembic_config(self) -> Config:
         """A fresh Config per run: env.py may write into `attributes` and options."""
+        if self.config_factory is not None:
+            return self.config_factory()
         return Config(str(self.config_path))
 
     def resolve(self, ref: str, origin: str) -> str:
@@ -93,6 +101,11 @@ def load_project(config_path: Path, origin: str, rootdir: Path) -> Project:
     here = str(config_path.parent)
     if here not in sys.path:
         sys.path.append(here)
+    return describe_history(config_path, rootdir, config)
+
+
+def describe_history(config_path: Path, rootdir: Path, config: Config) -> Project:
+    """Read the revision graph in upgrade order; any defect in it becomes one ProjectError."""
     try:
         script = ScriptDirectory.from_config(config)
     except CommandError as exc:

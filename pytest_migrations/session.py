@@ -31,6 +31,10 @@ class MigrationsSession:
 
     @property
     def project(self) -> Project:
+        if self._project is None and self.settings.flask_app:
+            from pytest_migrations.flask_support import load_flask_project
+
+            self._project = load_flask_project(self.settings.flask_app, self.settings.rootdir)
         if self._project is None:
             if self.settings.config_path is None:
                 raise ProjectError(

@@ -14,7 +14,7 @@ import logging
 import time
 import traceback
 from collections.abc import Callable, Generator, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,7 @@ class Move:
     direction: str
     revision: str
     phase: str  # which part of the walk asked for it; owners of failures are decided by phase
+    bind: str | None = None  # Flask-Migrate multidb: which bind's database ("" is the default one)
 
 
 @dataclass
@@ -77,8 +78,11 @@ def alembic_url(url: URL) -> str:
     return url.render_as_string(hide_password=False).replace("%", "%%")
 
 
-def drive(project: Project, url: URL, program: Program, engine_options: dict[str, Any] | None = None) -> DriveOutcome:
-    """Run env.py once against `url`, applying the moves `program` yields."""
+def drive(project: Project, url: URL, program: Program, server: Any = None) -> DriveOutcome:
+    """Run env.py once against `url`, applying the moves `program` yields.
+
+    `server` creates the extra databases a Flask-Migrate multidb app needs for its binds.
+    """
     outcome = DriveOutcome()
     script = project.script
     revision_map = script.revision_map
@@ -100,9 +104,10 @@ def drive(project: Project, url: URL, program: Program, engine_options: dict[str
 
     config = project.alembic_config()
     config.set_main_option("sqlalchemy.url", alembic_url(url))
-    engine = sa.create_engine(url, poolclass=NullPool, **(engine_options or {}))
+    engine = sa.create_engine(url, poolclass=NullPool)
+    environment = project.environment(url, server) if project.environment else nullcontext()
     try:
-        with preserved_logging(), engine.connect() as connection:
+        with preserved_logging(), environment, engine.connect() as connection:
             config.attributes["connection"] = connection
             env = EnvironmentContext(config, script, fn=migrations_fn, as_sql=False, destination_rev="heads")
             try:
