@@ -151,7 +151,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     config = parent.config
     if not config.getoption("--migrations"):
         return None
-    if file_path == get_session(config).settings.config_path:
+    if file_path == get_session(config).project.config_path:
         return MigrationsFile.from_parent(parent, path=file_path)
     return None
 
@@ -163,9 +163,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         return
     if any("::" in str(arg) for arg in config.args):
         return  # the user picked items by node id
-    path = get_session(config).settings.config_path
-    if path is not None:
-        items.extend(MigrationsFile.from_parent(session, path=path).collect())
+    path = get_session(config).project.config_path
+    items.extend(MigrationsFile.from_parent(session, path=path).collect())
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -177,5 +176,5 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
     if not config.getoption("--migrations"):
         return None
-    settings = get_session(config).settings
-    return [f"migrations: {settings.config_path} on {', '.join(settings.engines)}"]
+    session = get_session(config)
+    return [f"migrations: {session.project.config_path} on {', '.join(session.settings.engines)}"]
