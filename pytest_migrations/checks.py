@@ -187,6 +187,8 @@ def walk_program(
                 )
 
             if rev in walk.skip_cycle:
+                if rev in options.irreversible:
+                    verdicts[STEPWISE].note(f"{rev}: declared irreversible, its downgrade was not attempted")
                 if state is not None:
                     _data_findings(verdicts[DATA], [text for _t, text in upgrade_losses], rev, options, project)
                 current = after

@@ -52,6 +52,7 @@ class TableSchema:
     # Not compared: what the data seeding needs (SQLAlchemy types, foreign key links).
     types: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     autoincrement: frozenset[str] = field(default=frozenset(), compare=False, hash=False)
+    generated: frozenset[str] = field(default=frozenset(), compare=False, hash=False)  # computed, identity ALWAYS
     links: tuple[tuple[tuple[str, ...], str, tuple[str, ...]], ...] = field(default=(), compare=False, hash=False)
 
     @property
@@ -336,6 +337,9 @@ def reflect_table(inspector: Inspector, name: str, dialect: sa.Dialect) -> Table
         indexes=frozenset(indexes),
         checks=checks,
         types={col["name"]: col["type"] for col in raw_columns},
+        generated=frozenset(
+            col["name"] for col in raw_columns if col.get("computed") or (col.get("identity") or {}).get("always")
+        ),
         autoincrement=frozenset(
             col["name"]
             for col in raw_columns

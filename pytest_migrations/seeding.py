@@ -48,8 +48,9 @@ class SeedState:
         return self.rows_per_table * 4
 
 
-def sa_table(schema: TableSchema) -> sa.Table:
-    return sa.Table(schema.name, sa.MetaData(), *(sa.Column(name, type_) for name, type_ in schema.types.items()))
+def sa_table(schema: TableSchema, writable: bool = False) -> sa.Table:
+    names = [n for n in schema.types if not (writable and n in schema.generated)]
+    return sa.Table(schema.name, sa.MetaData(), *(sa.Column(name, schema.types[name]) for name in names))
 
 
 def read_rows(conn: sa.Connection, schema: TableSchema) -> TableRows:
@@ -151,7 +152,17 @@ def generate_rows(
     while len(rows) < count and attempt < count * 20:
         n = KEY_BASE + seed * 1000 + start + attempt
         attempt += 1
-        row = {name: value_for(type_, n, name) for name, type_ in schema.types.items() if name not in linked}
+        row = {}
+        for name, type_ in schema.types.items():
+            if name in linked or name in schema.generated:
+                continue
+            try:
+                row[name] = value_for(type_, n, name)
+            except TypeError:
+                if name not in nullable and schema.column_map[name].default is None:
+                    raise
+                # a nullable column (or one with a server default) of a type we cannot generate stays out
+
         for cols, parent, refs in schema.links:
             if parent == schema.name:
                 pool = rows + (list(existing.rows.values()) if existing else [])
@@ -205,7 +216,7 @@ def seed_tables(
             continue
         savepoint = conn.begin_nested() if savepoints else None
         try:
-            conn.execute(sa_table(schema).insert(), rows)
+            conn.execute(sa_table(schema, writable=True).insert(), rows)
         except sa.exc.DBAPIError as exc:
             if savepoint is not None:
                 savepoint.rollback()
