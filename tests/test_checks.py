@@ -1,0 +1,464 @@
+"""The built-in checks, each shown the mistake it exists to catch, on small pytester projects."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import revision
+
+CHECK_NAMES = (
+    "test_single_head",
+    "test_upgrade",
+    "test_downgrade",
+    "test_roundtrip",
+    "test_stepwise_roundtrip",
+    "test_model_matches_migrations",
+    "test_data_preserved",
+)
+_ITEM_LINE = re.compile(r"^\S*alembic\.ini::(\S+) (PASSED|FAILED|SKIPPED|ERROR)\b")
+_SEPARATOR = re.compile(r"^(_{3,}|-{3,}|={3,})")
+
+
+def outcomes(result: pytest.RunResult) -> dict[str, str]:
+    """Item name -> outcome, read from the `-v` progress lines."""
+    found: dict[str, str] = {}
+    for line in result.outlines:
+        match = _ITEM_LINE.match(line)
+        if match:
+            found[match.group(1)] = match.group(2).lower()
+    return found
+
+
+def expect(engine: str = "sqlite", **special: str) -> dict[str, str]:
+    """Every check passes on `engine` except those named, e.g. expect(test_upgrade="failed")."""
+    unknown = set(special) - set(CHECK_NAMES)
+    assert not unknown, unknown
+    return {f"{check}[{engine}]": special.get(check, "passed") for check in CHECK_NAMES}
+
+
+def failure_message(result: pytest.RunResult, item: str) -> list[str]:
+    """The lines of `item`'s failure message in the FAILURES section, without pytest's sections."""
+    lines = result.outlines
+    header = re.compile(r"^_+ " + re.escape(item) + r" _+$")
+    for index, line in enumerate(lines):
+        if header.match(line):
+            body = []
+            for following in lines[index + 1 :]:
+                if _SEPARATOR.match(following):
+                    break
+                body.append(following)
+            return body
+    raise AssertionError(f"no failure section for {item} in:\n{result.stdout.str()}")
+
+
+QUIET = ("-p", "no:hypothesispytest", "-p", "no:benchmark")
+
+
+def run(run_checks, *args: str, engines: str = "sqlite") -> pytest.RunResult:
+    return run_checks("-v", "-rs", *QUIET, *args, engines=engines)
+
+
+# ------------------------------------------------------------------ projects
+
+AUTHOR = revision(
+    "0001",
+    None,
+    """
+    op.create_table(
+        "author",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("name", sa.String(50), nullable=False, server_default="anonymous"),
+    )
+    """,
+    'op.drop_table("author")',
+    message="create author",
+)
+BOOK = revision(
+    "0002",
+    "0001",
+    """
+    op.create_table(
+        "book",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("author_id", sa.Integer(), sa.ForeignKey("author.id"), nullable=False),
+        sa.Column("title", sa.String(100), nullable=False),
+    )
+    op.create_index("ix_book_title", "book", ["title"])
+    """,
+    """
+    op.drop_index("ix_book_title", table_name="book")
+    op.drop_table("book")
+    """,
+    message="create book",
+)
+AUTHOR_MODEL = """
+author = sa.Table(
+    "author", metadata,
+    sa.Column("id", sa.Integer(), primary_key=True),
+    sa.Column("name", sa.String(50), nullable=False, server_default="anonymous"),
+)
+"""
+BOOK_MODEL = """
+book = sa.Table(
+    "book", metadata,
+    sa.Column("id", sa.Integer(), primary_key=True),
+    sa.Column("author_id", sa.Integer(), sa.ForeignKey("author.id"), nullable=False),
+    sa.Column("title", sa.String(100), nullable=False, index=True),
+)
+"""
+CLEAN = {"0001_author": AUTHOR, "0002_book": BOOK}
+CLEAN_MODELS = AUTHOR_MODEL + BOOK_MODEL
+
+
+def author_model(*columns: str) -> str:
+    """The author table with `id` and extra column definitions."""
+    body = "".join(f"    {column},\n" for column in columns)
+    return (
+        f'author = sa.Table(\n    "author", metadata,\n    sa.Column("id", sa.Integer(), primary_key=True),\n{body})\n'
+    )
+
+
+def author_revisions(*columns: str) -> dict[str, str]:
+    """One revision creating the author table with `id` and the given column definitions."""
+    body = "".join(f"    {column},\n" for column in columns)
+    return {
+        "0001_author": revision(
+            "0001",
+            None,
+            f'op.create_table(\n    "author",\n    sa.Column("id", sa.Integer(), primary_key=True),\n{body})',
+            'op.drop_table("author")',
+            message="create author",
+        )
+    }
+
+
+# ------------------------------------------------------------------- the checks
+
+
+def test_clean_project_passes_every_check(project, run_checks, engine):
+    project(CLEAN, CLEAN_MODELS)
+    result = run(run_checks, engines=engine)
+    assert outcomes(result) == expect(engine)
+    result.assert_outcomes(passed=7)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(
+        [
+            "*pytest-migrations summary*",
+            f"{engine}: 2 revisions walked in *s (1 walk)",
+            "  passed  test_single_head, test_upgrade, test_downgrade, test_roundtrip, "
+            "test_stepwise_roundtrip, test_model_matches_migrations, test_data_preserved",
+        ]
+    )
+
+
+def test_downgrade_forgetting_a_column_fails_stepwise_roundtrip(project, run_checks, engine):
+    email = revision(
+        "0003",
+        "0002",
+        'op.add_column("author", sa.Column("email", sa.String(100)))',
+        "pass  # forgot op.drop_column",
+        message="author email",
+    )
+    project(
+        {**CLEAN, "0003_email": email},
+        author_model(
+            'sa.Column("name", sa.String(50), nullable=False, server_default="anonymous")',
+            'sa.Column("email", sa.String(100))',
+        )
+        + BOOK_MODEL,
+    )
+    result = run(run_checks, engines=engine)
+    # The column is left behind by the downgrade of 0003 alone: 0001's downgrade drops the
+    # whole table, so head -> base -> head is clean and test_downgrade / test_roundtrip pass.
+    # The upgrade of 0003 run again fails (the column exists), so the data check cannot go
+    # past 0003 and says so.
+    assert outcomes(result) == expect(engine, test_stepwise_roundtrip="failed", test_data_preserved="failed")
+    result.assert_outcomes(passed=5, failed=2)
+    message = failure_message(result, f"test_stepwise_roundtrip[{engine}]")
+    assert message[0] == f"test_stepwise_roundtrip[{engine}] failed:"
+    assert (
+        message[1]
+        == 'downgrade of 0003 ("author email", migrations/versions/0003_email.py) does not restore the schema it started from:'
+    )
+    assert message[2] == "  author.email: present after downgrade of 0003, absent before"
+    assert (
+        'upgrade to 0003 ("author email", migrations/versions/0003_email.py), run again after its downgrade, '
+        f"failed on {engine}." in message
+    )
+    assert "note: 0003 was stepped over in later walks so the other revisions get checked" in message
+    data = failure_message(result, f"test_data_preserved[{engine}]")
+    assert data[1] == (
+        f"not checked beyond 0003: its upgrade fails on an empty database too (see test_stepwise_roundtrip[{engine}])."
+    )
+
+
+def test_downgrade_leaving_a_server_default_fails_stepwise_roundtrip(project, run_checks, engine):
+    default = revision(
+        "0003",
+        "0002",
+        """
+        with op.batch_alter_table("book") as batch:
+            batch.alter_column("title", existing_type=sa.String(100), server_default="untitled")
+        """,
+        "pass  # forgot to remove the server default",
+        message="title default",
+    )
+    project(
+        {**CLEAN, "0003_default": default},
+        AUTHOR_MODEL
+        + BOOK_MODEL.replace("nullable=False, index=True", 'nullable=False, index=True, server_default="untitled"'),
+    )
+    result = run(run_checks, engines=engine)
+    assert outcomes(result) == expect(engine, test_stepwise_roundtrip="failed")
+    result.assert_outcomes(passed=6, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"test_stepwise_roundtrip[[]{engine}[]] failed:",
+            'downgrade of 0003 ("title default", migrations/versions/0003_default.py) does not restore the schema it started from:',
+            "  book.title: server default 'untitled' after downgrade of 0003, none before",
+        ]
+    )
+
+
+def test_model_column_no_migration_creates(project, run_checks):
+    project(
+        author_revisions('sa.Column("name", sa.String(50))'),
+        author_model('sa.Column("name", sa.String(50))', 'sa.Column("email", sa.String(100))'),
+    )
+    result = run(run_checks)
+    assert outcomes(result) == expect(test_model_matches_migrations="failed")
+    result.assert_outcomes(passed=6, failed=1)
+    message = failure_message(result, "test_model_matches_migrations[sqlite]")
+    assert message == [
+        "test_model_matches_migrations[sqlite] failed:",
+        "the schema the migrations build differs from what metadata.create_all builds "
+        "(add a migration, e.g. `alembic revision --autogenerate`, or fix the model):",
+        "  author.email: absent at head, present in the model",
+    ]
+
+
+def test_nullability_mismatch_fails_model_check(project, run_checks):
+    project(
+        author_revisions('sa.Column("name", sa.String(50), nullable=True)'),
+        author_model('sa.Column("name", sa.String(50), nullable=False)'),
+    )
+    result = run(run_checks)
+    assert outcomes(result) == expect(test_model_matches_migrations="failed")
+    result.assert_outcomes(passed=6, failed=1)
+    assert failure_message(result, "test_model_matches_migrations[sqlite]")[2:] == [
+        "  author.name: nullable at head, NOT NULL in the model"
+    ]
+
+
+def test_missing_index_fails_model_check(project, run_checks):
+    project(
+        author_revisions('sa.Column("name", sa.String(50))'),
+        author_model('sa.Column("name", sa.String(50), index=True)'),
+    )
+    result = run(run_checks)
+    assert outcomes(result) == expect(test_model_matches_migrations="failed")
+    result.assert_outcomes(passed=6, failed=1)
+    assert failure_message(result, "test_model_matches_migrations[sqlite]")[2:] == [
+        "  author: index ix_author_name on (name) absent at head, present in the model"
+    ]
+
+
+def test_server_default_only_in_model_fails_model_check(project, run_checks):
+    project(
+        author_revisions('sa.Column("name", sa.String(50))'),
+        author_model('sa.Column("name", sa.String(50), server_default="anonymous")'),
+    )
+    result = run(run_checks)
+    assert outcomes(result) == expect(test_model_matches_migrations="failed")
+    result.assert_outcomes(passed=6, failed=1)
+    assert failure_message(result, "test_model_matches_migrations[sqlite]")[2:] == [
+        "  author.name: server default none at head, 'anonymous' in the model"
+    ]
+
+
+def test_no_target_metadata_skips_model_check(project, run_checks):
+    project(CLEAN)  # env.py as `alembic init` wrote it: target_metadata = None
+    result = run(run_checks)
+    assert outcomes(result) == expect(test_model_matches_migrations="skipped")
+    result.assert_outcomes(passed=6, skipped=1)
+    result.stdout.fnmatch_lines(
+        [
+            "SKIPPED [[]1[]] *: test_model_matches_migrations[[]sqlite[]]: no target metadata: "
+            "env.py passes target_metadata=None and neither --migrations-metadata nor the migrations_metadata "
+            "ini key names one",
+        ]
+    )
+
+
+def test_two_heads_fail_single_head_only(project, run_checks):
+    tag = revision(
+        "0003",
+        "0001",
+        'op.create_table("tag", sa.Column("id", sa.Integer(), primary_key=True))',
+        'op.drop_table("tag")',
+        message="create tag",
+    )
+    project(
+        {**CLEAN, "0003_tag": tag},
+        CLEAN_MODELS + 'tag = sa.Table("tag", metadata, sa.Column("id", sa.Integer(), primary_key=True))\n',
+    )
+    result = run(run_checks)
+    assert outcomes(result) == expect(test_single_head="failed")
+    result.assert_outcomes(passed=6, failed=1)
+    message = failure_message(result, "test_single_head[sqlite]")
+    assert message[1] == "the history has 2 heads; it must have exactly one:"
+    assert sorted(message[2:4]) == [
+        '  0002 ("create book", migrations/versions/0002_book.py)',
+        '  0003 ("create tag", migrations/versions/0003_tag.py)',
+    ]
+    assert message[4] in (
+        'Merge them: alembic merge -m "merge heads" 0002 0003',
+        'Merge them: alembic merge -m "merge heads" 0003 0002',
+    )
+    assert len(message) == 5
+
+
+IRREVERSIBLE = revision(
+    "0003",
+    "0002",
+    'op.drop_column("author", "name")',
+    'raise NotImplementedError("the names are gone")',
+    message="drop names",
+)
+IRREVERSIBLE_MODELS = author_model() + BOOK_MODEL
+
+
+def test_undeclared_irreversible_downgrade_fails_and_says_how_to_declare_it(project, run_checks):
+    root = project({**CLEAN, "0003_drop_names": IRREVERSIBLE}, IRREVERSIBLE_MODELS)
+    result = run(run_checks)
+    found = outcomes(result)
+    assert found == expect(
+        test_downgrade="failed",
+        test_roundtrip="failed",
+        test_stepwise_roundtrip="failed",
+        test_data_preserved="failed",
+    )
+    hint = "If 0003 is meant to be irreversible, declare it in the pytest ini: migrations_irreversible = 0003"
+    failed_step = [
+        'downgrade of 0003 ("drop names", migrations/versions/0003_drop_names.py) failed on sqlite.',
+        hint,
+        f"at {root / 'migrations' / 'versions' / '0003_drop_names.py'}:21",
+        "NotImplementedError: the names are gone",
+    ]
+    assert failure_message(result, "test_downgrade[sqlite]") == ["test_downgrade[sqlite] failed:", *failed_step]
+    assert failure_message(result, "test_stepwise_roundtrip[sqlite]") == [
+        "test_stepwise_roundtrip[sqlite] failed:",
+        *failed_step,
+        "note: 0003 was stepped over in later walks so the other revisions get checked",
+    ]
+    assert failure_message(result, "test_roundtrip[sqlite]") == [
+        "test_roundtrip[sqlite] failed:",
+        "not checked: the downgrade of 0003 fails (see test_downgrade[sqlite]).",
+    ]
+    assert failure_message(result, "test_data_preserved[sqlite]") == [
+        "test_data_preserved[sqlite] failed:",
+        "not checked beyond 0003: its downgrade fails on an empty database too (see test_stepwise_roundtrip[sqlite]).",
+    ]
+
+
+def test_declared_irreversible_downgrade_passes(project, run_checks):
+    project(
+        {**CLEAN, "0003_drop_names": IRREVERSIBLE},
+        IRREVERSIBLE_MODELS,
+        # Dropping the names loses them on purpose too, so the data check is told as well.
+        pytest_ini="migrations_irreversible = 0003\nmigrations_allow_data_loss = 0003\n",
+    )
+    result = run(run_checks, "-rP")
+    assert outcomes(result) == expect()
+    result.assert_outcomes(passed=7)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_downgrade[[]sqlite[]] _*",
+            "*Captured pytest-migrations notes call*",
+            "stopped at 0003: declared irreversible in migrations_irreversible",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_data_preserved[[]sqlite[]] _*",
+            "*Captured pytest-migrations notes call*",
+            "upgrade 0002 -> 0003 dropped column author.name holding values in * (allowed by migrations_allow_data_loss)",
+        ]
+    )
+
+
+def test_branch_and_merge_history_passes(project, run_checks, engine):
+    tag = revision(
+        "0003",
+        "0001",
+        'op.create_table("tag", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("label", sa.String(20)))',
+        'op.drop_table("tag")',
+        message="create tag",
+    )
+    merge = revision("0004", ("0002", "0003"), "", "", message="merge book and tag")
+    project(
+        {**CLEAN, "0003_tag": tag, "0004_merge": merge},
+        CLEAN_MODELS
+        + 'tag = sa.Table("tag", metadata, sa.Column("id", sa.Integer(), primary_key=True), sa.Column("label", sa.String(20)))\n',
+    )
+    result = run(run_checks, engines=engine)
+    assert outcomes(result) == expect(engine)
+    result.assert_outcomes(passed=7)
+    result.stdout.fnmatch_lines([f"{engine}: 4 revisions walked in *s (1 walk)"])
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])  # PostgreSQL refuses a foreign key to a missing table
+def test_depends_on_history_passes(project, run_checks, engine):
+    # A second root whose first revision needs the author table: depends_on orders it after 0001.
+    book = revision(
+        "0101",
+        None,
+        """
+        op.create_table(
+            "book",
+            sa.Column("id", sa.Integer(), primary_key=True),
+            sa.Column("author_id", sa.Integer(), sa.ForeignKey("author.id"), nullable=False),
+            sa.Column("title", sa.String(100), nullable=False),
+        )
+        op.create_index("ix_book_title", "book", ["title"])
+        """,
+        'op.drop_table("book")',
+        message="create book",
+        depends_on="0001",
+        branch_labels="books",
+    )
+    merge = revision("0200", ("0001", "0101"), "", "", message="merge")
+    project({"0001_author": AUTHOR, "0101_book": book, "0200_merge": merge}, CLEAN_MODELS)
+    result = run(run_checks, engines=engine)
+    assert outcomes(result) == expect(engine)
+    result.assert_outcomes(passed=7)
+    result.stdout.fnmatch_lines([f"{engine}: 3 revisions walked in *s (1 walk)"])
+
+
+@pytest.mark.parametrize(
+    "rule",
+    ["server_default", "server_default:author.name", "server_default:*.name", "author.name", "author"],
+)
+def test_ignore_rule_silences_a_known_difference(project, run_checks, rule):
+    project(
+        author_revisions('sa.Column("name", sa.String(50))'),
+        author_model('sa.Column("name", sa.String(50), server_default="anonymous")'),
+        pytest_ini=f"migrations_ignore =\n    {rule}\n",
+    )
+    result = run(run_checks)
+    assert outcomes(result) == expect()
+    result.assert_outcomes(passed=7)
+
+
+@pytest.mark.parametrize("rule", ["nullable", "server_default:author.email", "book", "author.email"])
+def test_ignore_rule_for_something_else_does_not_silence_it(project, run_checks, rule):
+    project(
+        author_revisions('sa.Column("name", sa.String(50))'),
+        author_model('sa.Column("name", sa.String(50), server_default="anonymous")'),
+        pytest_ini=f"migrations_ignore =\n    {rule}\n",
+    )
+    result = run(run_checks)
+    assert outcomes(result) == expect(test_model_matches_migrations="failed")
+    result.stdout.fnmatch_lines(["  author.name: server default none at head, 'anonymous' in the model"])
