@@ -122,7 +122,9 @@ def run_checks(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Ca
         monkeypatch.setenv(f"PYTEST_MIGRATIONS_{engine.upper()}_URL", url)
 
     def run(*args: str, engines: str = "sqlite") -> pytest.RunResult:
-        return pytester.runpytest("--migrations", f"--migrations-engines={engines}", "-p", "no:cacheprovider", *args)
+        # Unrelated plugins installed on a developer's machine slow every inner session down.
+        quiet = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:benchmark")
+        return pytester.runpytest("--migrations", f"--migrations-engines={engines}", *quiet, *args)
 
     return run
 

@@ -467,6 +467,8 @@ def _model_verdict(
     blocked: str | None,
 ) -> None:
     on = "" if bind is None else f" [bind {bind or 'default'}]"
+    if verdict.problems:
+        return  # the walk never got far enough (env.py failed, or an upgrade did): that is the verdict
     if metadata is None:
         verdict.skip_reason = (
             "no target metadata: env.py passes target_metadata=None and neither --migrations-metadata "

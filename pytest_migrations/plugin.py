@@ -133,10 +133,10 @@ class MigrationCheck(pytest.Item):
         self.user_properties.append((PROPERTY, item_record(self.check, self.engine, report)))
         for note in verdict.notes:
             self.add_report_section("call", "pytest-migrations notes", note)
-        if verdict.skip_reason:
-            pytest.skip(f"{self.check}[{self.engine}]: {verdict.skip_reason}")
         if verdict.problems:
             raise CheckFailed(failure_text(self.check, self.engine, verdict))
+        if verdict.skip_reason:
+            pytest.skip(f"{self.check}[{self.engine}]: {verdict.skip_reason}")
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, CheckFailed):

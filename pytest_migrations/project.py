@@ -121,11 +121,30 @@ def describe_history(config_path: Path, rootdir: Path, config: Config) -> Projec
     except Exception as exc:
         raise ProjectError(
             f"the revision history in {script.versions} cannot be read: {_short_exception(exc)}. "
-            "Check the down_revision and depends_on of the revisions it names."
+            + _dangling_references(script, rootdir)
+            + "Check the down_revision and depends_on of the revisions it names."
         ) from None
 
     revisions = tuple(_describe(s, rootdir) for s in ordered)
     return Project(config_path=config_path, script=script, revisions=revisions, heads=heads)
+
+
+def _dangling_references(script: ScriptDirectory, rootdir: Path) -> str:
+    """Name the files whose down_revision or depends_on point at a revision that does not exist."""
+    try:
+        scripts = list(script._load_revisions())  # private, but the only listing left when the map is broken
+    except Exception:
+        return ""
+    known = {s.revision for s in scripts}
+    found = []
+    for each in scripts:
+        for kind, refs in (("down_revision", each.down_revision), ("depends_on", each.dependencies)):
+            for ref in (refs,) if isinstance(refs, str) else refs or ():
+                if ref not in known:
+                    found.append(
+                        f"{_display_path(each.path, rootdir)} ({each.revision}) has {kind} {ref!r}, which no revision has"
+                    )
+    return ("; ".join(found) + ". ") if found else ""
 
 
 def _describe(script: Script, rootdir: Path) -> Revision:

@@ -201,11 +201,6 @@ def test_down_revision_that_does_not_exist(project, run_checks, nothing_left_beh
 
 
 @pytest.mark.filterwarnings("ignore:Revision nope referenced from")
-@pytest.mark.xfail(
-    strict=True,
-    reason="plugin bug: a down_revision that does not exist is reported as a bare \"KeyError: 'nope'\", "
-    "without the revision or file that names it",
-)
 def test_down_revision_that_does_not_exist_names_the_revision_file(project, run_checks):
     book = revision("0002", "nope", 'op.create_table("book", sa.Column("id", sa.Integer(), primary_key=True))', "")
     project({"0001_author": AUTHOR, "0002_book": book}, MODELS)
@@ -283,11 +278,6 @@ def test_env_py_raising_on_import(project, run_checks, engine, nothing_left_behi
     nothing_left_behind()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plugin bug: when env.py raises, test_model_matches_migrations is skipped as 'env.py passes "
-    "target_metadata=None' instead of failing with the env.py error",
-)
 def test_env_py_raising_on_import_fails_the_model_check_too(project, run_checks, nothing_left_behind):
     root = project(CLEAN, MODELS)
     env = root / "migrations" / "env.py"
