@@ -271,17 +271,15 @@ def walk_program(
 
 
 def _attribute(upgrade: list[tuple[str, str]], downgrade: list[tuple[str, str]]) -> list[str]:
-    """Blame the step that lost the data.
+    """Decide which losses to report for one revision.
 
-    Values an upgrade drops but its downgrade brings back were moved, not lost (a column
-    split, a table rebuilt under another name), so an upgrade loss counts only for tables the
-    downgrade cannot restore; for those the downgrade's own report would repeat it.
+    Values an upgrade drops but its downgrade brings back were moved, not lost (a column split,
+    a table rebuilt under another name), so an upgrade loss counts only where the downgrade
+    cannot restore the table. Then both lines are reported: either step may be the culprit (the
+    upgrade discarded the values, or it moved them and the downgrade does not move them back).
     """
     unrestored = {table for table, _text in downgrade}
-    upgrade_tables = {table for table, _text in upgrade}
-    return [text for table, text in upgrade if table in unrestored] + [
-        text for table, text in downgrade if table not in upgrade_tables
-    ]
+    return [text for table, text in upgrade if table in unrestored] + [text for _table, text in downgrade]
 
 
 def bind_of(context: MigrationContext) -> str | None:
@@ -451,7 +449,9 @@ def run_engine(
         walk_metadata = {None: None}
     for bind, found in walk_metadata.items():
         chosen = metadata if metadata is not None and bind in (None, "") else found
-        _model_verdict(verdicts[MODEL], heads.get(bind), chosen, bind, server, reader, options, blocked)
+        _model_verdict(
+            verdicts[MODEL], heads.get(bind), chosen, bind, server, reader, options, blocked, bool(project.flask_binds)
+        )
     report.seconds = time.perf_counter() - started
     return report
 
@@ -465,8 +465,10 @@ def _model_verdict(
     reader: schemas.SchemaReader,
     options: CheckOptions,
     blocked: str | None,
+    flask: bool = False,
 ) -> None:
     on = "" if bind is None else f" [bind {bind or 'default'}]"
+    autogenerate = 'flask db migrate -m "..."' if flask else 'alembic revision --autogenerate -m "..."'
     if verdict.problems:
         return  # the walk never got far enough (env.py failed, or an upgrade did): that is the verdict
     if metadata is None:
@@ -506,5 +508,5 @@ def _model_verdict(
     if lines:
         verdict.problem(
             f"the schema the migrations build{on} differs from what metadata.create_all builds "
-            "(add a migration, e.g. `alembic revision --autogenerate`, or fix the model):\n  " + "\n  ".join(lines)
+            f"(add a migration, e.g. `{autogenerate}`, or fix the model):\n  " + "\n  ".join(lines)
         )

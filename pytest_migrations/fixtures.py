@@ -44,12 +44,8 @@ class Migrator:
 
     def _run(self, action: str, revision: str) -> None:
         self._release()
-        project = self.project
-        environment = (
-            project.environment(self.database.url, self.database.server) if project.environment else nullcontext()
-        )
-        with preserved_logging(), environment, self.engine.connect() as conn:
-            config = project.alembic_config()
+        with preserved_logging(), self.engine.connect() as conn:
+            config = self.project.alembic_config()
             config.set_main_option("sqlalchemy.url", alembic_url(self.database.url))
             config.attributes["connection"] = conn
             getattr(command, action)(config, revision)
@@ -111,9 +107,13 @@ def migrator(request: pytest.FixtureRequest, migrations_engine: str) -> Iterator
     except ProviderUnavailable as exc:
         pytest.fail(f"migrator[{migrations_engine}]: {exc}", pytrace=False)
     database = server.create_database()
-    migrator = Migrator(session.project, database)
+    project = session.project
+    migrator = Migrator(project, database)
+    # For a Flask app: an app context for the whole test, its engines (and binds) on throwaway databases.
+    environment = project.environment(database.url, server) if project.environment else nullcontext()
     try:
-        yield migrator
+        with environment:
+            yield migrator
     finally:
         migrator.close()
         database.drop()

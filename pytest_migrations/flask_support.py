@@ -37,6 +37,7 @@ def load_app(ref: str, rootdir: Path) -> Any:
     if root not in sys.path:
         sys.path.insert(0, root)
     # Lets a factory that runs migrations or create_all itself skip that under test.
+    previous = os.environ.get("PYTEST_MIGRATIONS")
     os.environ["PYTEST_MIGRATIONS"] = "1"
     try:
         return locate_app(module, attr or None)
@@ -44,6 +45,11 @@ def load_app(ref: str, rootdir: Path) -> Any:
         raise ProjectError(f"migrations_flask_app = {ref!r}: {exc}") from None
     except Exception as exc:
         raise ProjectError(f"migrations_flask_app = {ref!r}: the app failed to load: {_short_exception(exc)}") from None
+    finally:
+        if previous is None:
+            os.environ.pop("PYTEST_MIGRATIONS", None)
+        else:
+            os.environ["PYTEST_MIGRATIONS"] = previous
 
 
 def _bind_keys(db: Any, app: Any) -> list[str | None]:

@@ -85,7 +85,8 @@ def load_project(config_path: Path, origin: str, rootdir: Path) -> Project:
         raise ProjectError(
             f"no Alembic config found: looked for {config_path} ({origin}). "
             "Run pytest from the directory that holds alembic.ini, or set --migrations-config PATH "
-            "or the migrations_config ini key."
+            "or the migrations_config ini key; for a Flask-Migrate app, set migrations_flask_app "
+            "(e.g. app:create_app()) or FLASK_APP instead."
         )
     try:
         config = Config(str(config_path))

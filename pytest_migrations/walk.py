@@ -97,6 +97,9 @@ def drive(project: Project, url: URL, program: Program, server: Any = None) -> D
             else:
                 step = MigrationStep.downgrade_from_script(revision_map, revision)
             state["current"] = move
+            # Alembic remembers named types (PostgreSQL enums) it created in this context and skips
+            # creating them again; each step must behave as if it ran in a fresh `alembic` command.
+            context.impl.memo = {}
             started = time.perf_counter()
             yield step
             outcome.timings.append((move, time.perf_counter() - started))

@@ -234,7 +234,7 @@ def test_model_column_no_migration_creates(project, run_checks):
     assert message == [
         "test_model_matches_migrations[sqlite] failed:",
         "the schema the migrations build differs from what metadata.create_all builds "
-        "(add a migration, e.g. `alembic revision --autogenerate`, or fix the model):",
+        '(add a migration, e.g. `alembic revision --autogenerate -m "..."`, or fix the model):',
         "  author.email: absent at head, present in the model",
     ]
 

@@ -207,11 +207,6 @@ def test_column_moved_to_another_table_and_not_moved_back_is_caught(project, run
         assert "0002_profile.py" in text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plugin bug: checks._attribute drops the downgrade's 'lost values of person.bio' whenever the "
-    "upgrade also reported the table, and blames the upgrade that moved the values correctly",
-)
 def test_column_moved_to_another_table_and_not_moved_back_blames_the_downgrade(project, run):
     project(MOVE_WITHOUT_MOVING_BACK, PROFILE_MODEL)
     result = run(engines="sqlite")

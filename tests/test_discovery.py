@@ -41,9 +41,9 @@ def test_users_loggers_keep_working_after_env_py_runs_fileconfig(project, run_ch
 
 def test_checks_are_only_collected_with_the_flag(project, pytester):
     project(ONE_TABLE, MODELS)
-    result = pytester.runpytest("--co", "-q")
+    result = pytester.runpytest("--co", "-q", "-p", "no:hypothesispytest", "-p", "no:benchmark")
     assert "test_upgrade" not in result.stdout.str()
-    result = pytester.runpytest("--migrations", "--co", "-q")
+    result = pytester.runpytest("--migrations", "--co", "-q", "-p", "no:hypothesispytest", "-p", "no:benchmark")
     result.stdout.fnmatch_lines(
         ["alembic.ini::test_upgrade[[]sqlite[]]", "alembic.ini::test_data_preserved[[]sqlite[]]"]
     )
@@ -96,5 +96,5 @@ def test_migrator_works_without_the_flag(project, pytester):
             assert migrator.current() == ()
         """
     )
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:benchmark")
     result.assert_outcomes(passed=1)

@@ -169,11 +169,6 @@ ENUM_DROPPED = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plugin bug: one MigrationContext serves the whole walk, so alembic's impl.memo makes SQLAlchemy "
-    "skip CREATE TYPE when a revision is upgraded again (walk.py drive/migrations_fn)",
-)
 def test_enum_type_dropped_by_downgrade_passes_on_postgresql(project, run):
     project(ENUM_DROPPED, ENUM_MODEL)
     result = run(engines=ALL)

@@ -407,11 +407,6 @@ def test_factory_with_an_argument(flask_project, run_checks, monkeypatch, source
     assert app_files(root) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plugin bug: project.load_project's 'no Alembic config found' message names only "
-    "--migrations-config/migrations_config, never migrations_flask_app or FLASK_APP",
-)
 def test_no_app_named_and_no_alembic_ini_is_a_usage_error(flask_project, run_checks):
     """No ini key, no flag, no FLASK_APP and no alembic.ini: a usage error that names every way to say where."""
     flask_project("library", factory_app())
@@ -444,7 +439,7 @@ def test_model_changed_without_a_migration(flask_project, run_checks, tmp_path):
     assert failure_message(result, "test_model_matches_migrations[sqlite]") == [
         "test_model_matches_migrations[sqlite] failed:",
         "the schema the migrations build differs from what metadata.create_all builds "
-        "(add a migration, e.g. `alembic revision --autogenerate`, or fix the model):",
+        '(add a migration, e.g. `flask db migrate -m "..."`, or fix the model):',
         "  book.pages: absent at head, present in the model",
     ]
     assert app_files(root) == []
@@ -562,8 +557,14 @@ def test_migrator_fixture(flask_project, run_checks):
                     assert migrator.current() == ()
 
 
-                def test_app_engines_are_put_back(migrator):
+                def test_app_context_is_pushed_on_the_throwaway_database(migrator):
                     migrator.upgrade()
+                    assert flask.has_app_context()
+                    assert db.engine.url == migrator.engine.url
+                    assert db.engine.url.database != os.path.join(app.root_path, "app.db")
+
+
+                def test_zz_app_engines_are_put_back_afterwards():
                     assert not flask.has_app_context()
                     with app.app_context():
                         assert db.engine.url.database == os.path.join(app.root_path, "app.db")
@@ -574,7 +575,8 @@ def test_migrator_fixture(flask_project, run_checks):
     result = run(run_checks, "-m", "not migrations")
     assert outcomes(result) == {
         "tests/test_library.py::test_walk_with_rows[sqlite]": "passed",
-        "tests/test_library.py::test_app_engines_are_put_back[sqlite]": "passed",
+        "tests/test_library.py::test_app_context_is_pushed_on_the_throwaway_database[sqlite]": "passed",
+        "tests/test_library.py::test_zz_app_engines_are_put_back_afterwards": "passed",
     }
     assert result.ret == 0
     assert app_files(root) == []
@@ -642,7 +644,7 @@ def test_multidb_model_change_in_one_bind(flask_project, run_checks):
     assert failure_message(result, "test_model_matches_migrations[sqlite]") == [
         "test_model_matches_migrations[sqlite] failed:",
         "the schema the migrations build [bind users] differs from what metadata.create_all builds "
-        "(add a migration, e.g. `alembic revision --autogenerate`, or fix the model):",
+        '(add a migration, e.g. `flask db migrate -m "..."`, or fix the model):',
         "  account.nickname: absent at head, present in the model",
     ]
     assert app_files(root) == []
@@ -681,11 +683,6 @@ def test_app_that_cannot_be_used_is_a_usage_error(flask_project, run_checks, app
     assert f"ERROR: {message}" in result.errlines
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plugin bug: Migrator enters flask_support.app_targeting per upgrade/downgrade call, "
-    "which makes new empty bind databases each time, so binds lose their state between calls",
-)
 def test_migrator_fixture_multidb(flask_project, run_checks):
     """The migrator on a multidb app: the bind databases keep their state between upgrade and downgrade."""
     flask_project(
