@@ -82,7 +82,7 @@ def test_metadata_named_in_ini_overrides_env_py(project, run_checks, pytester):
 def test_migrator_works_without_the_flag(project, pytester):
     project(ONE_TABLE, MODELS)
     pytester.makepyfile(
-        test_data="""
+        test_user_migration_data="""
         def test_insert_and_read(migrator):
             assert migrator.current() == ()
             migrator.upgrade("0001")
