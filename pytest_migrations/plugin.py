@@ -50,9 +50,20 @@ def pytest_configure(config: pytest.Config) -> None:
     except ProjectError as exc:
         raise pytest.UsageError(f"pytest-migrations: {exc}") from None
     config.pluginmanager.register(Summary(), "pytest_migrations_summary")
-    # Keep every item of one engine on one xdist worker, so one walk serves them all.
+    # Keep every item of one engine on one xdist worker, so one walk serves them all. Workers parse
+    # the command line again, so the controller tells them through workerinput (see below).
     if getattr(config.option, "dist", "no") == "load":
         config.option.dist = "loadgroup"
+    workerinput = getattr(config, "workerinput", {})
+    if workerinput.get("pytest_migrations_loadgroup"):
+        config.option.loadgroup = True
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: runs on the controller for each worker it starts."""
+    if node.config.getoption("--migrations") and node.config.option.dist == "loadgroup":
+        node.workerinput["pytest_migrations_loadgroup"] = True
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

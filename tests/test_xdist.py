@@ -1,0 +1,53 @@
+"""pytest-xdist: the same verdicts and summary as a serial run, one walk per engine."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import SERVER_URLS, revision
+
+FORGETFUL = {
+    "0001_t": revision(
+        "0001", None, 'op.create_table("t", sa.Column("id", sa.Integer(), primary_key=True))', 'op.drop_table("t")'
+    ),
+    "0002_x": revision("0002", "0001", 'op.add_column("t", sa.Column("x", sa.Integer()))', ""),
+}
+MODELS = 't = sa.Table("t", metadata, sa.Column("id", sa.Integer(), primary_key=True), sa.Column("x", sa.Integer()))\n'
+QUIET = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:benchmark")
+
+
+def _summary(result) -> list[str]:
+    lines = result.outlines
+    start = next(i for i, line in enumerate(lines) if "pytest-migrations summary" in line)
+    section = []
+    for line in lines[start + 1 :]:
+        if line.startswith("="):
+            break
+        if not line.startswith("  slowest"):  # timings differ from run to run; the verdicts must not
+            section.append(re.sub(r" in [\d.]+s", "", line))
+    return section
+
+
+def test_parallel_run_gives_the_serial_verdicts_with_one_worker_per_engine(pytester, project, monkeypatch):
+    project(FORGETFUL, MODELS)
+    for engine, url in SERVER_URLS.items():
+        monkeypatch.setenv(f"PYTEST_MIGRATIONS_{engine.upper()}_URL", url)
+    args = ("--migrations", "--migrations-engines=sqlite,postgresql,mysql", *QUIET)
+    serial = pytester.runpytest_subprocess(*args)
+    parallel = pytester.runpytest_subprocess(*args, "-n", "2", "-v")
+
+    assert serial.parseoutcomes() == parallel.parseoutcomes() == {"passed": 15, "failed": 6}
+    assert _summary(serial) == _summary(parallel)
+    assert _summary(serial)[:3] == [
+        "mysql: 2 revisions walked (3 walks)",
+        "  failed  test_stepwise_roundtrip, test_data_preserved",
+        "  passed  test_single_head, test_upgrade, test_downgrade, test_roundtrip, test_model_matches_migrations",
+    ]
+
+    workers: dict[str, set[str]] = {}
+    for line in parallel.outlines:
+        match = re.match(r"\[(gw\d+)\] .*::(test_\w+)\[(\w+)\]@\w+", line)
+        if match:
+            workers.setdefault(match.group(3), set()).add(match.group(1))
+    assert set(workers) == {"sqlite", "postgresql", "mysql"}
+    assert all(len(ids) == 1 for ids in workers.values()), workers
