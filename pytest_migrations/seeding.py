@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 import re
 import uuid
 from collections.abc import Callable, Iterable
@@ -48,6 +49,7 @@ class SeedState:
         return self.rows_per_table * 4
 
 
+@functools.lru_cache(maxsize=4096)  # building a Table costs more than reading a small one
 def sa_table(schema: TableSchema, writable: bool = False) -> sa.Table:
     names = [n for n in schema.types if not (writable and n in schema.generated)]
     return sa.Table(schema.name, sa.MetaData(), *(sa.Column(name, schema.types[name]) for name in names))
@@ -386,6 +388,27 @@ def tables_named(statements: Iterable[str], tables: Iterable[str]) -> set[str]:
     for statement in statements:
         words.update(w.lower() for w in _WORD.findall(statement))
     return {t for t in tables if t.lower() in words}
+
+
+_READ_ONLY_OR_DML = ("select", "insert", "update", "delete", "with", "savepoint", "release", "rollback")
+_REMOVES_ROWS = re.compile(r"^\s*(delete|truncate|drop|update)\b", re.I)
+
+
+def changes_schema(statements: Iterable[str]) -> bool:
+    """Whether any statement could have changed the schema (anything but plain DML)."""
+    return any(not statement.lstrip().lower().startswith(_READ_ONLY_OR_DML) for statement in statements)
+
+
+def tables_affected(statements: list[str], tables: Iterable[str], snapshot: Snapshot) -> set[str]:
+    """Tables whose rows a batch of statements may have changed.
+
+    Every table a statement names, plus the tables that reference one named in a DELETE,
+    UPDATE, TRUNCATE or DROP: ON DELETE/UPDATE CASCADE reaches them without naming them.
+    """
+    tables = list(tables)
+    named = tables_named(statements, tables)
+    removing = tables_named([s for s in statements if _REMOVES_ROWS.match(s)], tables)
+    return named | with_children(removing, snapshot)
 
 
 def with_children(names: set[str], snapshot: Snapshot) -> set[str]:
