@@ -176,7 +176,7 @@ def walk_program(
 
             yield from apply(Move("upgrade", rev, "upgrade", bind))
             up_statements = list(statements)
-            after = reader.snapshot(conn) if seeding.changes_schema(up_statements) else before
+            after = reader.snapshot(conn, before, up_statements) if seeding.changes_schema(up_statements) else before
             at_revision[rev] = after
             touched: set[str] = set()
             if state is not None:
@@ -198,7 +198,7 @@ def walk_program(
 
             yield from apply(Move("downgrade", rev, "stepwise", bind))
             down_statements = list(statements)
-            back = reader.snapshot(conn) if seeding.changes_schema(down_statements) else after
+            back = reader.snapshot(conn, after, down_statements) if seeding.changes_schema(down_statements) else after
             lines = differences(before, back, "before", f"after downgrade of {rev}")
             if lines:
                 verdicts[STEPWISE].problem(
@@ -218,7 +218,7 @@ def walk_program(
             if statements == up_statements and back == before:
                 again = after  # the same DDL on the same schema builds the same schema
             elif seeding.changes_schema(statements):
-                again = reader.snapshot(conn)
+                again = reader.snapshot(conn, back, statements)
             else:
                 again = back
             lines = differences(after, again, "the first time", f"after upgrading {rev} again")

@@ -65,6 +65,8 @@ class Snapshot:
     tables: dict[str, TableSchema]
     enums: dict[str, tuple[str, ...]] = field(default_factory=dict)
     sequences: frozenset[str] = frozenset()
+    # Not compared: the catalog fingerprint of each table, so the next snapshot can be incremental.
+    fingerprints: dict[str, str] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -154,10 +156,14 @@ def _sqltext(text: Any) -> str:
 # ---------------------------------------------------------------- reflection
 
 
-def _table_fingerprints(conn: sa.Connection) -> tuple[dict[str, str], str]:
-    """Per-table text that changes whenever the table's schema does, plus a global part."""
+def _table_fingerprints(conn: sa.Connection, only: list[str] | None = None) -> tuple[dict[str, str], str]:
+    """Per-table text that changes whenever the table's schema does, plus a global part.
+
+    `only` limits the per-table part to those tables (PostgreSQL and MySQL).
+    """
     name = conn.dialect.name
     per_table: dict[str, list[str]] = {}
+    params: dict[str, Any] = {"names": list(only or ())}
     if name == "sqlite":
         rows = conn.exec_driver_sql(
             "SELECT tbl_name, type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY tbl_name, type, name"
@@ -168,8 +174,9 @@ def _table_fingerprints(conn: sa.Connection) -> tuple[dict[str, str], str]:
                 per_table.setdefault(tbl, []).append(f"{kind}:{obj}:{sql}")
         return {k: "\n".join(v) for k, v in per_table.items()}, ""
     if name == "postgresql":
-        rows = conn.exec_driver_sql(
-            """
+        rows = conn.execute(
+            sa.text(
+                """
             SELECT c.relname,
               coalesce((SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod) || ' '
                         || a.attnotnull::text || ' ' || a.attidentity::text || ' ' || coalesce(pg_get_expr(d.adbin, d.adrelid), ''),
@@ -183,6 +190,9 @@ def _table_fingerprints(conn: sa.Connection) -> tuple[dict[str, str], str]:
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
             """
+                + (" AND c.relname = ANY(:names)" if only is not None else "")
+            ),
+            params,
         ).fetchall()
         global_rows = conn.exec_driver_sql(
             """
@@ -208,17 +218,54 @@ def _table_fingerprints(conn: sa.Connection) -> tuple[dict[str, str], str]:
             "SELECT table_name, CONCAT_WS(' ', constraint_name, check_clause) FROM information_schema.check_constraints "
             "WHERE constraint_schema = DATABASE()",
         ]
+        names = sa.bindparam("names", expanding=True)
         for query in queries:
-            for table, text in conn.exec_driver_sql(query):
+            if only is not None:
+                column = "k.table_name" if " k " in query else "table_name"
+                statement = sa.text(f"{query} AND {column} IN :names").bindparams(names)
+            else:
+                statement = sa.text(query)
+            for table, text in conn.execute(statement, params if only is not None else {}):
                 per_table.setdefault(table, []).append(text or "")
-        tables = {
-            r[0]
-            for r in conn.exec_driver_sql(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'"
-            )
-        }
+        tables = set(list_tables(conn))
         return {k: "\n".join(sorted(v)) for k, v in per_table.items() if k in tables}, ""
     return {}, ""
+
+
+def list_tables(conn: sa.Connection) -> list[str]:
+    if conn.dialect.name == "postgresql":
+        query = (
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')"
+        )
+    else:
+        query = "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'"
+    return [row[0] for row in conn.exec_driver_sql(query)]
+
+
+# DDL that can change tables it does not name; after it, every table is fingerprinted again.
+_REACHES_UNNAMED = re.compile(
+    r"^\s*(drop|truncate)\b.*\bcascade\b"  # DROP ... CASCADE takes dependent objects of other tables along
+    r"|\b(create|drop|alter)\s+(type|domain|schema|extension|sequence)\b"  # columns of other tables use them
+    r"|\b(drop|alter)\s+index\b"  # PostgreSQL names only the index, not its table
+    r"|\bcomment\s+on\b",
+    re.I | re.S,
+)
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+
+
+def tables_to_refingerprint(statements: list[str], previous: Snapshot, now: set[str]) -> set[str] | None:
+    """Tables whose schema the statements may have changed, or None if that cannot be told from them.
+
+    A table changes only through statements that name it, or that name a table it refers to
+    (renaming a referenced column or table rewrites the foreign key). New tables are new.
+    """
+    if any(_REACHES_UNNAMED.search(statement) for statement in statements):
+        return None
+    words = {w.lower() for statement in statements for w in _WORD.findall(statement)}
+    named = {t for t in previous.tables if t.lower() in words} | (now - previous.tables.keys())
+    children = {t.name for t in previous.tables.values() if any(parent in named for _c, parent, _r in t.links)}
+    return (named | children) & now
 
 
 @dataclass
@@ -230,8 +277,11 @@ class SchemaReader:
     global_cache: dict[str, tuple[dict[str, tuple[str, ...]], frozenset[str]]] = field(default_factory=dict)
     reflected_tables: int = 0
 
-    def snapshot(self, conn: sa.Connection) -> Snapshot:
-        fingerprints, global_print = _table_fingerprints(conn)
+    def snapshot(
+        self, conn: sa.Connection, previous: Snapshot | None = None, statements: list[str] | None = None
+    ) -> Snapshot:
+        """Reflect the schema; given the previous snapshot and the SQL run since, only what that SQL can have changed."""
+        fingerprints, global_print = self._fingerprints(conn, previous, statements)
         inspector: Inspector | None = None
         tables: dict[str, TableSchema] = {}
         names = fingerprints.keys() if fingerprints else None
@@ -251,7 +301,24 @@ class SchemaReader:
                     self.cache[key] = cached
             tables[name] = cached
         enums, sequences = self._globals(conn, global_print)
-        return Snapshot(tables=tables, enums=enums, sequences=sequences)
+        return Snapshot(tables=tables, enums=enums, sequences=sequences, fingerprints=fingerprints)
+
+    def _fingerprints(
+        self, conn: sa.Connection, previous: Snapshot | None, statements: list[str] | None
+    ) -> tuple[dict[str, str], str]:
+        incremental = conn.dialect.name in ("postgresql", "mysql", "mariadb")
+        if not incremental or previous is None or statements is None or not previous.fingerprints:
+            return _table_fingerprints(conn)
+        now = set(list_tables(conn)) - {self.version_table}
+        changed = tables_to_refingerprint(statements, previous, now)
+        if changed is None:
+            return _table_fingerprints(conn)
+        fresh, global_print = _table_fingerprints(conn, only=sorted(changed)) if changed else ({}, "")
+        if not changed and conn.dialect.name == "postgresql":
+            global_print = _table_fingerprints(conn, only=[])[1]
+        merged = {name: previous.fingerprints[name] for name in now - changed if name in previous.fingerprints}
+        merged.update(fresh)
+        return merged, global_print
 
     def _globals(self, conn: sa.Connection, key: str) -> tuple[dict[str, tuple[str, ...]], frozenset[str]]:
         if conn.dialect.name != "postgresql":
