@@ -656,3 +656,32 @@ def test_databases_of_a_killed_run_are_listed_then_dropped_with_drop_stale(proje
             with admin.connect() as conn:
                 conn.execute(sa.text(f"DROP DATABASE IF EXISTS {_quote(admin, stale[engine])}"))
             admin.dispose()
+
+
+INDEX_NOT_RESTORED = {
+    "0001_t": revision(
+        "0001",
+        None,
+        """
+        op.create_table("t", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("code", sa.String(20)))
+        op.create_index("ix_t_code", "t", ["code"])
+        """,
+        'op.drop_table("t")',
+    ),
+    "0002_unindex": revision("0002", "0001", 'op.drop_index("ix_t_code", table_name="t")', ""),
+}
+UNINDEXED_MODEL = (
+    't = sa.Table("t", metadata, sa.Column("id", sa.Integer(), primary_key=True), sa.Column("code", sa.String(20)))\n'
+)
+
+
+def test_downgrade_that_does_not_restore_a_dropped_index_is_caught_everywhere(project, run):
+    """DROP INDEX names only the index on PostgreSQL: the snapshot must still notice the table changed."""
+    project(INDEX_NOT_RESTORED, UNINDEXED_MODEL)
+    result = run()
+    for engine in ENGINES:
+        # The re-upgrade then fails (the index is gone), so the data check cannot go past 0002 either.
+        assert failed_on(result, engine) == {"test_stepwise_roundtrip", "test_data_preserved"}, engine
+        assert "t: index ix_t_code on (code) absent after downgrade of 0002, present before" in failure(
+            result, f"test_stepwise_roundtrip[{engine}]"
+        )
