@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_migrations import checks, hooks, providers
+from pytest_migrations import hooks
 from pytest_migrations.fixtures import migrations_engine, migrator  # noqa: F401 - fixtures registered here
-from pytest_migrations.project import ProjectError
-from pytest_migrations.reporting import PROPERTY, Summary, failure_text, item_record
-from pytest_migrations.session import MigrationsSession
 from pytest_migrations.settings import add_options, read_settings
 
-SESSION = pytest.StashKey[MigrationsSession]()
+# SQLAlchemy and Alembic are imported only once a run needs them: a session without
+# --migrations (and without the migrator fixture) pays nothing for this plugin.
+if TYPE_CHECKING:
+    from pytest_migrations.session import MigrationsSession
+
+SESSION = pytest.StashKey["MigrationsSession"]()
 COLLECTED = pytest.StashKey[bool]()
 
 
@@ -27,6 +29,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def get_session(config: pytest.Config) -> MigrationsSession:
+    from pytest_migrations.session import MigrationsSession
+
     if SESSION not in config.stash:
         settings = read_settings(config)
 
@@ -44,6 +48,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "migrations: a built-in pytest-migrations check")
     if not config.getoption("--migrations"):
         return
+    from pytest_migrations.project import ProjectError
+    from pytest_migrations.reporting import Summary
+
     session = get_session(config)
     try:
         session.validate()
@@ -70,6 +77,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
     if not config.getoption("--migrations") or hasattr(config, "workerinput"):
         return
+    from pytest_migrations import providers
+
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     settings = get_session(config).settings
     lines: list[str] = []
@@ -107,6 +116,8 @@ class MigrationsFile(pytest.File):
     """The Alembic config file; its children are the built-in checks, one per engine."""
 
     def collect(self) -> list[pytest.Item]:
+        from pytest_migrations import checks
+
         self.config.stash[COLLECTED] = True
         settings = get_session(self.config).settings
         items = []
@@ -130,6 +141,9 @@ class MigrationCheck(pytest.Item):
         self.engine = engine
 
     def runtest(self) -> None:
+        from pytest_migrations import checks, providers
+        from pytest_migrations.reporting import PROPERTY, failure_text, item_record
+
         session = get_session(self.config)
         report = None
         try:
