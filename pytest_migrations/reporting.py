@@ -19,9 +19,10 @@ PROPERTY = "pytest_migrations"
 
 
 def failure_text(check: str, engine: str, verdict: Verdict) -> str:
+    """Notes first, then the problems, so the original database error stays the last line."""
+    notes = "".join(f"note: {note}\n" for note in verdict.notes)
     body = "\n\n".join(verdict.problems)
-    notes = "".join(f"\nnote: {note}" for note in verdict.notes)
-    return mask_text(f"{check}[{engine}] failed:\n{body}{notes}")
+    return mask_text(f"{check}[{engine}] failed:\n{notes}{body}")
 
 
 def item_record(check: str, engine: str, report: EngineReport | None) -> dict[str, Any]:
