@@ -178,11 +178,13 @@ def test_downgrade_forgetting_a_column_fails_stepwise_roundtrip(project, run_che
     result.assert_outcomes(passed=5, failed=2)
     message = failure_message(result, f"test_stepwise_roundtrip[{engine}]")
     assert message[0] == f"test_stepwise_roundtrip[{engine}] failed:"
+    assert message[1] == "note: 0003 was stepped over in later walks so the other revisions get checked"
     assert (
-        message[1]
+        message[2]
         == 'downgrade of 0003 ("author email", migrations/versions/0003_email.py) does not restore the schema it started from:'
     )
-    assert message[2] == "  author.email: present after downgrade of 0003, absent before"
+    assert message[3] == "  author.email: present after downgrade of 0003, absent before"
+    assert message[-1].startswith(("sqlite3.", "psycopg2.", "pymysql.")), "the database error comes last"
     assert (
         'upgrade to 0003 ("author email", migrations/versions/0003_email.py), run again after its downgrade, '
         f"failed on {engine}." in message
