@@ -45,9 +45,11 @@ def label(func: tuple[str, int, str]) -> str:
     filename, line, name = func
     if filename == "~":
         return name
-    for marker in ("/site-packages/", "/work/main/"):
+    for marker in ("/generated/plugin-", "/site-packages/", "/work/main/"):
         if marker in filename:
             filename = filename.split(marker, 1)[1]
+            if marker == "/generated/plugin-":  # a frozen copy: drop the commit folder
+                filename = filename.split("/", 1)[1]
             break
     return f"{filename}:{line}({name})"
 
@@ -144,8 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plugin-ref", default="HEAD", help="git ref of pytest_migrations/ ('worktree': editable)")
     args = parser.parse_args(argv)
     GENERATED.mkdir(exist_ok=True)
-    if not args.no_run:
-        use_plugin_ref(args.plugin_ref)
+    use_plugin_ref(args.plugin_ref)
 
     project = GENERATED / f"n{args.size}"
     if not (project / "alembic.ini").exists():
@@ -160,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         f"`python benchmarks/profile.py --size {args.size}`: `python -m cProfile -o ... -m pytest --migrations "
         "--migrations-engines=ENGINE -p no:cacheprovider -q` in the generated project. cProfile slows Python code "
         "down (not the time spent waiting for the database), so Python shares are overstated. "
-        + (f"pytest-migrations: {PLUGIN['describe']}." if not args.no_run else ""),
+        + f"pytest-migrations: {PLUGIN['describe']}.",
         "",
     ]
     for engine in args.engines:
