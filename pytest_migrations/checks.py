@@ -177,7 +177,8 @@ def walk_program(
             yield from apply(Move("upgrade", rev, "upgrade", bind))
             up_statements = list(statements)
             after = reader.snapshot(conn, before, up_statements) if seeding.changes_schema(up_statements) else before
-            at_revision[rev] = after
+            if rev in options.irreversible:  # the tail stops there and compares with this state
+                at_revision[rev] = after
             touched: set[str] = set()
             if state is not None:
                 every = before.tables.keys() | after.tables.keys()

@@ -49,7 +49,7 @@ class SeedState:
         return self.rows_per_table * 4
 
 
-@functools.lru_cache(maxsize=4096)  # building a Table costs more than reading a small one
+@functools.lru_cache(maxsize=512)  # building a Table costs more than reading a small one
 def sa_table(schema: TableSchema, writable: bool = False) -> sa.Table:
     names = [n for n in schema.types if not (writable and n in schema.generated)]
     return sa.Table(schema.name, sa.MetaData(), *(sa.Column(name, schema.types[name]) for name in names))
