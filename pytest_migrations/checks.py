@@ -12,6 +12,7 @@ or to step over a broken revision so the other revisions still get checked.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
@@ -166,7 +167,15 @@ def walk_program(
                     state.known.pop(name, None)
             return fresh
 
-        for rev in order:
+        for index, rev in enumerate(order):
+            if index % 10 == 9:
+                # The engine's compiled-SQL cache keys hold the Table graphs batch mode reflects for
+                # every rebuild; on a long walk that alone is hundreds of MB.
+                cache = getattr(conn.engine, "_compiled_cache", None)
+                if cache is not None:
+                    cache.clear()
+                if index % 50 == 49:
+                    gc.collect()
             parent = _parents_label(project, rev)
             before = current
             before_rows: dict[str, seeding.TableRows] = {}

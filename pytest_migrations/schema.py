@@ -10,6 +10,7 @@ a cheap catalog fingerprint and reflected again only when that changes.
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -273,7 +274,9 @@ class SchemaReader:
     """Reflects snapshots of one engine, reusing table reflections whose fingerprint is unchanged."""
 
     version_table: str = "alembic_version"
-    cache: dict[tuple[str, str], TableSchema] = field(default_factory=dict)
+    # Recent table states by (name, fingerprint); a downgrade returns to one, so a few hundred suffice.
+    cache: OrderedDict[tuple[str, str], TableSchema] = field(default_factory=OrderedDict)
+    cache_size: int = 512
     global_cache: dict[str, tuple[dict[str, tuple[str, ...]], frozenset[str]]] = field(default_factory=dict)
     reflected_tables: int = 0
 
@@ -299,6 +302,10 @@ class SchemaReader:
                 self.reflected_tables += 1
                 if fingerprints:
                     self.cache[key] = cached
+                    if len(self.cache) > self.cache_size:
+                        self.cache.popitem(last=False)
+            else:
+                self.cache.move_to_end(key)
             tables[name] = cached
         enums, sequences = self._globals(conn, global_print)
         return Snapshot(tables=tables, enums=enums, sequences=sequences, fingerprints=fingerprints)

@@ -22,6 +22,8 @@ from pytest_migrations.schema import Snapshot, TableSchema
 
 RowSupplier = Callable[[str, str], "list[dict[str, Any]] | None"]
 KEY_BASE = 100001  # far above what a data migration's own inserts get from a sequence
+# Each table state is its own Table object: caching their compiled SQL only fills memory.
+NO_CACHE = {"compiled_cache": None}
 
 
 @dataclass
@@ -58,7 +60,7 @@ def sa_table(schema: TableSchema, writable: bool = False) -> sa.Table:
 def read_rows(conn: sa.Connection, schema: TableSchema) -> TableRows:
     table = sa_table(schema)
     key = schema.primary_key if schema.primary_key and set(schema.primary_key) <= set(schema.types) else ()
-    result = conn.execute(sa.select(table)).mappings().all()
+    result = conn.execute(sa.select(table), execution_options=NO_CACHE).mappings().all()
     rows: dict[tuple[Any, ...], dict[str, Any]] = {}
     if key:
         for row in result:
@@ -218,7 +220,7 @@ def seed_tables(
             continue
         savepoint = conn.begin_nested() if savepoints else None
         try:
-            conn.execute(sa_table(schema, writable=True).insert(), rows)
+            conn.execute(sa_table(schema, writable=True).insert(), rows, execution_options=NO_CACHE)
         except sa.exc.DBAPIError as exc:
             if savepoint is not None:
                 savepoint.rollback()
