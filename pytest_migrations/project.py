@@ -30,7 +30,6 @@ class Revision:
     message: str
     path: str
     parents: tuple[str, ...]
-    dependencies: tuple[str, ...]
 
     def describe(self) -> str:
         return f'{self.id} ("{self.message}", {self.path})'
@@ -152,15 +151,11 @@ def _describe(script: Script, rootdir: Path) -> Revision:
     parents = script.down_revision or ()
     if isinstance(parents, str):
         parents = (parents,)
-    deps = script.dependencies or ()
-    if isinstance(deps, str):
-        deps = (deps,)
     return Revision(
         id=script.revision,
         message=(script.doc or "").strip().splitlines()[0] if script.doc else "",
         path=_display_path(script.path, rootdir),
         parents=tuple(parents),
-        dependencies=tuple(deps),
     )
 
 

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
-from pytest_migrations.settings import Settings
+from pytest_migrations.settings import DEFAULT_MYSQL_IMAGE, DEFAULT_POSTGRESQL_IMAGE, Settings
 
 DB_PREFIX = "pytest_migrations_"
 TEMP_PREFIX = "pytest-migrations-"
@@ -546,7 +546,7 @@ class DockerServer(UrlServer):
 
 def _how_to_provide(engine: str) -> str:
     upper = engine.upper()
-    default_image = "postgres" if engine == "postgresql" else "mysql"
+    default_image = DEFAULT_POSTGRESQL_IMAGE if engine == "postgresql" else DEFAULT_MYSQL_IMAGE
     return (
         f"Give pytest-migrations a {engine} server in one of three ways: "
         f"(1) a URL: --migrations-{engine}-url, env PYTEST_MIGRATIONS_{upper}_URL or ini migrations_{engine}_url; "
@@ -583,7 +583,7 @@ def open_server(engine: str, settings: Settings, worker: str) -> Server:
             if provider == "local":
                 local = LocalPostgresServer if engine == "postgresql" else LocalMariaDBServer
                 return local.start(worker)
-            default = "postgres:17" if engine == "postgresql" else "mysql:8.4"
+            default = DEFAULT_POSTGRESQL_IMAGE if engine == "postgresql" else DEFAULT_MYSQL_IMAGE
             return DockerServer.start(engine, settings.images.get(engine, default), worker)
         except ProviderUnavailable as exc:
             if provider == "url" and engine in settings.server_urls:

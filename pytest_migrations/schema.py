@@ -52,7 +52,6 @@ class TableSchema:
     checks: frozenset[str]
     # Not compared: what the data seeding needs (SQLAlchemy types, foreign key links).
     types: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
-    autoincrement: frozenset[str] = field(default=frozenset(), compare=False, hash=False)
     generated: frozenset[str] = field(default=frozenset(), compare=False, hash=False)  # computed, identity ALWAYS
     links: tuple[tuple[tuple[str, ...], str, tuple[str, ...]], ...] = field(default=(), compare=False, hash=False)
 
@@ -278,7 +277,6 @@ class SchemaReader:
     cache: OrderedDict[tuple[str, str], TableSchema] = field(default_factory=OrderedDict)
     cache_size: int = 512
     global_cache: dict[str, tuple[dict[str, tuple[str, ...]], frozenset[str]]] = field(default_factory=dict)
-    reflected_tables: int = 0
 
     def snapshot(
         self, conn: sa.Connection, previous: Snapshot | None = None, statements: list[str] | None = None
@@ -299,7 +297,6 @@ class SchemaReader:
             if cached is None:
                 inspector = inspector or sa.inspect(conn)
                 cached = reflect_table(inspector, name, conn.dialect)
-                self.reflected_tables += 1
                 if fingerprints:
                     self.cache[key] = cached
                     if len(self.cache) > self.cache_size:
@@ -413,13 +410,6 @@ def reflect_table(inspector: Inspector, name: str, dialect: sa.Dialect) -> Table
         types={col["name"]: col["type"] for col in raw_columns},
         generated=frozenset(
             col["name"] for col in raw_columns if col.get("computed") or (col.get("identity") or {}).get("always")
-        ),
-        autoincrement=frozenset(
-            col["name"]
-            for col in raw_columns
-            if col.get("autoincrement") is True
-            or (pk == (col["name"],) and isinstance(col["type"], sa.Integer) and col.get("autoincrement") == "auto")
-            or normalize_default(col.get("default")) == "<sequence>"
         ),
         links=tuple(
             (tuple(fk["constrained_columns"]), fk["referred_table"], tuple(fk["referred_columns"])) for fk in fks

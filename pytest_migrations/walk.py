@@ -43,7 +43,6 @@ class DriveOutcome:
     failed_move: Move | None = None
     error: BaseException | None = None
     error_in: str = ""  # "env", "step" or "check"
-    context_opts: dict[str, Any] = field(default_factory=dict)
     timings: list[tuple[Move, float]] = field(default_factory=list)
 
 
@@ -128,8 +127,6 @@ def drive(project: Project, url: URL, program: Program, server: Any = None) -> D
                     outcome.error_in = "step"
                 else:
                     outcome.error_in = "check"
-            finally:
-                outcome.context_opts = dict(getattr(env, "context_opts", {}) or {})
             if connection.in_transaction():
                 connection.commit()
     finally:
