@@ -80,35 +80,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     from pytest_migrations import providers
 
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    settings = get_session(config).settings
-    lines: list[str] = []
-    for path in providers.stale_temp_dirs():
-        if settings.drop_stale:
-            providers.remove_stale_temp_dir(path)
-            lines.append(f"removed {path}, left by a killed run")
-        else:
-            lines.append(f"left by a killed run: {path}")
-    for engine, url in settings.server_urls.items():
-        if engine not in settings.engines:
-            continue
-        server = providers.UrlServer(engine=engine, origin="server URL", admin_url=providers.make_url(url))
-        try:
-            server.connect_admin()
-            stale = server.stale_databases()
-            if settings.drop_stale:
-                server.drop_stale(stale)
-            lines.extend(
-                f"{'dropped' if settings.drop_stale else 'left by a killed run'}: database {name} on {providers.mask_url(url)}"
-                for name in stale
-            )
-        except providers.ProviderUnavailable:
-            pass  # the items for that engine will say so
-        finally:
-            server.stop()
-    if lines and reporter is not None:
-        if not settings.drop_stale:
-            lines.append("remove them with: pytest --migrations --migrations-drop-stale")
-        for line in lines:
+    for line in providers.handle_leftovers(get_session(config).settings):
+        if reporter is not None:
             reporter.write_line(f"pytest-migrations: {line}", yellow=True)
 
 

@@ -614,3 +614,35 @@ def remove_stale_temp_dir(path: Path) -> None:
             except (ValueError, IndexError, ProcessLookupError, PermissionError):
                 pass
     shutil.rmtree(path, ignore_errors=True)
+
+
+def handle_leftovers(settings: Settings) -> list[str]:
+    """List (or, with --migrations-drop-stale, remove) what killed runs on this host left behind.
+
+    Runs once per session on the controller, before any worker creates a database.
+    """
+    lines: list[str] = []
+    for path in stale_temp_dirs():
+        if settings.drop_stale:
+            remove_stale_temp_dir(path)
+            lines.append(f"removed {path}, left by a killed run")
+        else:
+            lines.append(f"left by a killed run: {path}")
+    for engine, url in settings.server_urls.items():
+        if engine not in settings.engines:
+            continue
+        server = UrlServer(engine=engine, origin="server URL", admin_url=make_url(url))
+        try:
+            server.connect_admin()
+            stale = server.stale_databases()
+            if settings.drop_stale:
+                server.drop_stale(stale)
+            verb = "dropped" if settings.drop_stale else "left by a killed run"
+            lines.extend(f"{verb}: database {name} on {mask_url(url)}" for name in stale)
+        except ProviderUnavailable:
+            pass  # the items for that engine say so
+        finally:
+            server.stop()
+    if lines and not settings.drop_stale:
+        lines.append("remove them with: pytest --migrations --migrations-drop-stale")
+    return lines
