@@ -1,14 +1,16 @@
-"""The project's own test configuration: pytester, and builders for small Alembic projects."""
+"""The project's own test configuration: pytester, builders for small Alembic projects, and readers of their runs."""
 
 from __future__ import annotations
 
 import os
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import alembic
 import pytest
+
+from pytest_migrations.checks import CHECKS
 
 pytest_plugins = ["pytester"]
 
@@ -17,6 +19,10 @@ SERVER_URLS = {
     "mysql": os.environ.get("PYTEST_MIGRATIONS_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/mysql"),
 }
 ENGINES = ("sqlite", "postgresql", "mysql")
+ALL_ENGINES = ",".join(ENGINES)  # the whole matrix, as --migrations-engines takes it
+# Unrelated plugins installed on a developer's machine slow every inner session down: pytester's
+# in-process runs forget the modules they imported, so hypothesis alone costs ~2 s a run.
+QUIET = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:benchmark")
 _TEMPLATE = Path(alembic.__file__).parent / "templates" / "generic"
 
 ALEMBIC_INI = """\
@@ -122,9 +128,7 @@ def run_checks(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Ca
         monkeypatch.setenv(f"PYTEST_MIGRATIONS_{engine.upper()}_URL", url)
 
     def run(*args: str, engines: str = "sqlite") -> pytest.RunResult:
-        # Unrelated plugins installed on a developer's machine slow every inner session down.
-        quiet = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:benchmark")
-        return pytester.runpytest("--migrations", f"--migrations-engines={engines}", *quiet, *args)
+        return pytester.runpytest("--migrations", f"--migrations-engines={engines}", *QUIET, *args)
 
     return run
 
@@ -133,3 +137,74 @@ def run_checks(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Ca
 def engine(request: pytest.FixtureRequest) -> str:
     """Each engine of the matrix; a server that is down fails the test, it never skips it."""
     return request.param
+
+
+# ------------------------------------------------------------------ reading a run's results
+# From the in-process run's own reports (result.reprec), not its terminal output: no -v, no parsing.
+
+
+def item_reports(result: pytest.RunResult, *, node_ids: bool = False) -> dict[str, pytest.TestReport]:
+    """Each item's deciding report (a failure in any phase, else the call), by name `test_upgrade[mysql]` or node id."""
+    found: dict[str, pytest.TestReport] = {}
+    for report in result.reprec.getreports("pytest_runtest_logreport"):
+        key = report.nodeid if node_ids else report.nodeid.split("::")[-1]
+        previous = found.get(key)
+        if previous is not None and previous.nodeid != report.nodeid:
+            raise AssertionError(f"{previous.nodeid} and {report.nodeid} share the name {key}: use node_ids=True")
+        if previous is None or (previous.outcome == "passed" and (report.when == "call" or report.outcome != "passed")):
+            found[key] = report
+    return found
+
+
+def item_outcomes(result: pytest.RunResult, *, node_ids: bool = False) -> dict[str, str]:
+    """Item name (or node id) -> passed, failed or skipped, so a whole run is checked in one comparison."""
+    return {key: report.outcome for key, report in item_reports(result, node_ids=node_ids).items()}
+
+
+def item_failure(result: pytest.RunResult, name: str) -> str:
+    """What the FAILURES section shows for `name`, which must have failed: the text a user reads."""
+    report = item_reports(result)[name]
+    assert report.outcome == "failed", f"{name} {report.outcome}, expected it to fail"
+    return report.longreprtext
+
+
+def failure_lines(result: pytest.RunResult, item: str) -> list[str]:
+    """The failure text of `item` line by line, so a test can pin every line of the message and their order."""
+    return item_failure(result, item).splitlines()
+
+
+def failed_checks(result: pytest.RunResult, engine: str) -> set[str]:
+    """The checks that failed on `engine`, for tests where only the failing engine may fail."""
+    return {
+        name.split("[")[0]
+        for name, outcome in item_outcomes(result).items()
+        if outcome == "failed" and f"[{engine}]" in name
+    }
+
+
+def expected_outcomes(engines: str = "sqlite", config: str | None = None, **special: str) -> dict[str, str]:
+    """item_outcomes of a run where every built-in item passes but those named (node ids if `config` is given)."""
+    unknown = set(special) - set(CHECKS)
+    assert not unknown, unknown
+    prefix = f"{config}::" if config else ""
+    return {
+        f"{prefix}{check}[{engine}]": special.get(check, "passed") for engine in engines.split(",") for check in CHECKS
+    }
+
+
+def assert_checks(result: pytest.RunResult, *engines: str, failed: Collection[str] = ()) -> None:
+    """Exactly the items in `failed` fail, the other checks of `engines` pass: one message shows all that is wrong."""
+    assert engines, "name the engines whose items to check"
+    got = item_reports(result)
+    wrong = []
+    for engine in engines:
+        for check in CHECKS:
+            name = f"{check}[{engine}]"
+            want = "failed" if name in failed else "passed"
+            report = got.get(name)
+            if report is None or report.outcome != want:
+                wrong.append(
+                    f"{name}: {report.outcome if report else 'missing'}, expected {want}\n"
+                    + (report.longreprtext if report else "")
+                )
+    assert not wrong, "\n".join(wrong)

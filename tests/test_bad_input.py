@@ -11,52 +11,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from conftest import SERVER_URLS, revision
-
-CHECK_NAMES = (
-    "test_single_head",
-    "test_upgrade",
-    "test_downgrade",
-    "test_roundtrip",
-    "test_stepwise_roundtrip",
-    "test_model_matches_migrations",
-    "test_data_preserved",
-)
-WALK_CHECKS = CHECK_NAMES[1:]
-# Plugins installed here that the inner runs do not need; importing them anew each run is slow.
-QUIET = ("-p", "no:hypothesispytest", "-p", "no:benchmark")
-_ITEM_LINE = re.compile(r"^\S*alembic\.ini::(\S+) (PASSED|FAILED|SKIPPED|ERROR)\b")
-_SEPARATOR = re.compile(r"^(_{3,}|-{3,}|={3,})")
-
-
-def outcomes(result: pytest.RunResult) -> dict[str, str]:
-    """Item name -> outcome, read from the `-v` progress lines."""
-    found: dict[str, str] = {}
-    for line in result.outlines:
-        match = _ITEM_LINE.match(line)
-        if match:
-            found[match.group(1)] = match.group(2).lower()
-    return found
-
-
-def failure_message(result: pytest.RunResult, item: str) -> list[str]:
-    """The lines of `item`'s failure message in the FAILURES section, without pytest's sections."""
-    lines = result.outlines
-    header = re.compile(r"^_+ " + re.escape(item) + r" _+$")
-    for index, line in enumerate(lines):
-        if header.match(line):
-            body = []
-            for following in lines[index + 1 :]:
-                if _SEPARATOR.match(following):
-                    break
-                body.append(following)
-            return body
-    raise AssertionError(f"no failure section for {item} in:\n{result.stdout.str()}")
-
-
-def run(run_checks, *args: str, engines: str = "sqlite") -> pytest.RunResult:
-    return run_checks("-v", "-rs", *QUIET, *args, engines=engines)
-
+from conftest import SERVER_URLS, failure_lines, item_outcomes, revision
+from pytest_migrations.checks import CHECKS, WALK_CHECKS
 
 # ------------------------------------------------------------ leftovers
 
@@ -144,7 +100,7 @@ book = sa.Table(
 def usage_error(result: pytest.RunResult) -> str:
     """The one-paragraph usage error: asserts the exit code and that no item ran."""
     assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()
-    assert outcomes(result) == {}
+    assert item_outcomes(result) == {}
     text = result.stderr.str()
     assert "pytest-migrations: " in text
     return " ".join(text.split())
@@ -156,7 +112,7 @@ def usage_error(result: pytest.RunResult) -> str:
 def test_no_alembic_ini(project, run_checks, pytester, nothing_left_behind):
     root = project(CLEAN, MODELS)
     (root / "alembic.ini").unlink()
-    error = usage_error(run(run_checks))
+    error = usage_error(run_checks())
     assert f"no Alembic config found: looked for {root / 'alembic.ini'}" in error
     assert "Run pytest from the directory that holds alembic.ini, or set --migrations-config PATH" in error
     nothing_left_behind()
@@ -164,7 +120,7 @@ def test_no_alembic_ini(project, run_checks, pytester, nothing_left_behind):
 
 def test_migrations_config_naming_a_missing_file(project, run_checks, nothing_left_behind):
     root = project(CLEAN, MODELS, pytest_ini="migrations_config = db/alembic.ini\n")
-    error = usage_error(run(run_checks))
+    error = usage_error(run_checks())
     assert f"no Alembic config found: looked for {root / 'db' / 'alembic.ini'} (the migrations_config ini key)" in error
     nothing_left_behind()
 
@@ -173,7 +129,7 @@ def test_alembic_ini_without_script_location(project, run_checks, nothing_left_b
     root = project(CLEAN, MODELS)
     ini = root / "alembic.ini"
     ini.write_text(ini.read_text().replace("script_location = %(here)s/migrations\n", ""))
-    error = usage_error(run(run_checks))
+    error = usage_error(run_checks())
     assert f"{ini} has no script_location in its [alembic] section" in error
     assert "add e.g. `script_location = %(here)s/migrations`" in error
     nothing_left_behind()
@@ -181,7 +137,7 @@ def test_alembic_ini_without_script_location(project, run_checks, nothing_left_b
 
 def test_revision_with_a_syntax_error(project, run_checks, nothing_left_behind):
     root = project({**CLEAN, "0002_book": BOOK.replace("def upgrade():", "def upgrade(:")}, MODELS)
-    error = usage_error(run(run_checks))
+    error = usage_error(run_checks())
     path = root / "migrations" / "versions" / "0002_book.py"
     assert "a revision file does not compile: SyntaxError:" in error
     assert re.search(re.escape(str(path)) + r", line \d+", error), error
@@ -193,7 +149,7 @@ def test_revision_with_a_syntax_error(project, run_checks, nothing_left_behind):
 def test_down_revision_that_does_not_exist(project, run_checks, nothing_left_behind):
     book = revision("0002", "nope", 'op.create_table("book", sa.Column("id", sa.Integer(), primary_key=True))', "")
     root = project({"0001_author": AUTHOR, "0002_book": book}, MODELS)
-    error = usage_error(run(run_checks))
+    error = usage_error(run_checks())
     assert f"the revision history in {root / 'migrations' / 'versions'} cannot be read" in error
     assert "'nope'" in error
     assert "Check the down_revision and depends_on of the revisions it names." in error
@@ -204,7 +160,7 @@ def test_down_revision_that_does_not_exist(project, run_checks, nothing_left_beh
 def test_down_revision_that_does_not_exist_names_the_revision_file(project, run_checks):
     book = revision("0002", "nope", 'op.create_table("book", sa.Column("id", sa.Integer(), primary_key=True))', "")
     project({"0001_author": AUTHOR, "0002_book": book}, MODELS)
-    error = usage_error(run(run_checks))
+    error = usage_error(run_checks())
     assert "0002_book.py" in error
 
 
@@ -212,7 +168,7 @@ def test_cycle_in_the_history(project, run_checks, nothing_left_behind):
     first = revision("0001", "0002", 'op.create_table("a", sa.Column("id", sa.Integer(), primary_key=True))', "")
     second = revision("0002", "0001", 'op.create_table("b", sa.Column("id", sa.Integer(), primary_key=True))', "")
     root = project({"0001_a": first, "0002_b": second})
-    error = usage_error(run(run_checks))
+    error = usage_error(run_checks())
     assert f"the revision history in {root / 'migrations' / 'versions'} cannot be read" in error
     assert "Cycle" in error
     assert "0001" in error
@@ -223,14 +179,14 @@ def test_cycle_in_the_history(project, run_checks, nothing_left_behind):
 @pytest.mark.parametrize("key", ["migrations_irreversible", "migrations_allow_data_loss"])
 def test_ini_key_naming_an_unknown_revision(project, run_checks, key, nothing_left_behind):
     project(CLEAN, MODELS, pytest_ini=f"{key} = nope\n")
-    error = usage_error(run(run_checks))
+    error = usage_error(run_checks())
     assert f"pytest-migrations: {key} names revision 'nope', which the history does not have" in error
     nothing_left_behind()
 
 
 def test_metadata_that_does_not_import(project, run_checks, nothing_left_behind):
     project(CLEAN, MODELS)
-    error = usage_error(run(run_checks, "--migrations-metadata", "nosuch:meta"))
+    error = usage_error(run_checks("--migrations-metadata", "nosuch:meta"))
     assert "--migrations-metadata / migrations_metadata = 'nosuch:meta': cannot import 'nosuch'" in error
     assert "ModuleNotFoundError: No module named 'nosuch'" in error
     nothing_left_behind()
@@ -238,14 +194,14 @@ def test_metadata_that_does_not_import(project, run_checks, nothing_left_behind)
 
 def test_metadata_attribute_that_does_not_exist(project, run_checks, nothing_left_behind):
     project(CLEAN, MODELS, pytest_ini="migrations_metadata = models:nosuch\n")
-    error = usage_error(run(run_checks))
+    error = usage_error(run_checks())
     assert "--migrations-metadata / migrations_metadata = 'models:nosuch': 'models' has no attribute 'nosuch'" in error
     nothing_left_behind()
 
 
 def test_metadata_without_a_colon(project, run_checks, nothing_left_behind):
     project(CLEAN, MODELS)
-    error = usage_error(run(run_checks, "--migrations-metadata", "models.metadata"))
+    error = usage_error(run_checks("--migrations-metadata", "models.metadata"))
     assert "must look like module:attribute, got 'models.metadata'" in error
     nothing_left_behind()
 
@@ -262,13 +218,13 @@ def test_env_py_raising_on_import(project, run_checks, engine, nothing_left_behi
     env.write_text(text.replace(marker, marker + 'raise RuntimeError("boom")\n'))
     line = env.read_text().splitlines().index('raise RuntimeError("boom")') + 1
 
-    result = run(run_checks, engines=engine)
-    found = outcomes(result)
+    result = run_checks(engines=engine)
+    found = item_outcomes(result)
     assert found.pop(f"test_single_head[{engine}]") == "passed"  # reads the files only
     assert found.pop(f"test_model_matches_migrations[{engine}]") in ("failed", "skipped")  # see the test below
-    assert found == {f"{check}[{engine}]": "failed" for check in WALK_CHECKS if check != CHECK_NAMES[5]}
+    assert found == {f"{check}[{engine}]": "failed" for check in WALK_CHECKS if check != CHECKS[5]}
     for check in ("test_upgrade", "test_downgrade", "test_roundtrip", "test_stepwise_roundtrip", "test_data_preserved"):
-        message = failure_message(result, f"{check}[{engine}]")
+        message = failure_lines(result, f"{check}[{engine}]")
         assert message == [
             f"{check}[{engine}] failed:",
             f"env.py ({root / 'migrations'}/env.py) failed before running any migration on {engine}.",
@@ -283,10 +239,10 @@ def test_env_py_raising_on_import_fails_the_model_check_too(project, run_checks,
     env = root / "migrations" / "env.py"
     marker = "from models import metadata as target_metadata\n"
     env.write_text(env.read_text().replace(marker, marker + 'raise RuntimeError("boom")\n'))
-    result = run(run_checks)
+    result = run_checks()
     nothing_left_behind()
-    assert outcomes(result)["test_model_matches_migrations[sqlite]"] == "failed"
-    message = failure_message(result, "test_model_matches_migrations[sqlite]")
+    assert item_outcomes(result)["test_model_matches_migrations[sqlite]"] == "failed"
+    message = failure_lines(result, "test_model_matches_migrations[sqlite]")
     assert f"env.py ({root / 'migrations'}/env.py) failed before running any migration on sqlite." in message
     assert message[-1] == "RuntimeError: boom"
 
@@ -314,23 +270,23 @@ def test_upgrade_raising_a_database_error(project, run_checks, engine, nothing_l
     path = root / "migrations" / "versions" / "0003_backfill.py"
     line = path.read_text().splitlines().index('    op.execute("INSERT INTO nosuch (id) VALUES (1)")') + 1
 
-    result = run(run_checks, engines=engine)
-    found = outcomes(result)
+    result = run_checks(engines=engine)
+    found = item_outcomes(result)
     assert found == {
         f"test_single_head[{engine}]": "passed",
         **{f"{check}[{engine}]": "failed" for check in WALK_CHECKS},
     }
-    message = failure_message(result, f"test_upgrade[{engine}]")
+    message = failure_lines(result, f"test_upgrade[{engine}]")
     assert message[0] == f"test_upgrade[{engine}] failed:"
     assert message[1] == f'upgrade to 0003 ("backfill", migrations/versions/0003_backfill.py) failed on {engine}.'
     assert f"at {path}:{line}" in message
     # The original database error, as the database said it, is the last line.
     assert re.fullmatch(_glob(_DB_ERRORS[engine]), message[-1]), message[-1]
     for check in ("test_downgrade", "test_roundtrip", "test_stepwise_roundtrip", "test_model_matches_migrations"):
-        assert failure_message(result, f"{check}[{engine}]")[1:] == [
+        assert failure_lines(result, f"{check}[{engine}]")[1:] == [
             f"not checked: the upgrade to 0003 fails (see test_upgrade[{engine}])."
         ]
-    assert failure_message(result, f"test_data_preserved[{engine}]")[1:] == [
+    assert failure_lines(result, f"test_data_preserved[{engine}]")[1:] == [
         f"not checked beyond 0003: its upgrade fails on an empty database too (see test_upgrade[{engine}])."
     ]
     nothing_left_behind()

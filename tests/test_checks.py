@@ -2,63 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
-from conftest import revision
-
-CHECK_NAMES = (
-    "test_single_head",
-    "test_upgrade",
-    "test_downgrade",
-    "test_roundtrip",
-    "test_stepwise_roundtrip",
-    "test_model_matches_migrations",
-    "test_data_preserved",
-)
-_ITEM_LINE = re.compile(r"^\S*alembic\.ini::(\S+) (PASSED|FAILED|SKIPPED|ERROR)\b")
-_SEPARATOR = re.compile(r"^(_{3,}|-{3,}|={3,})")
-
-
-def outcomes(result: pytest.RunResult) -> dict[str, str]:
-    """Item name -> outcome, read from the `-v` progress lines."""
-    found: dict[str, str] = {}
-    for line in result.outlines:
-        match = _ITEM_LINE.match(line)
-        if match:
-            found[match.group(1)] = match.group(2).lower()
-    return found
-
-
-def expect(engine: str = "sqlite", **special: str) -> dict[str, str]:
-    """Every check passes on `engine` except those named, e.g. expect(test_upgrade="failed")."""
-    unknown = set(special) - set(CHECK_NAMES)
-    assert not unknown, unknown
-    return {f"{check}[{engine}]": special.get(check, "passed") for check in CHECK_NAMES}
-
-
-def failure_message(result: pytest.RunResult, item: str) -> list[str]:
-    """The lines of `item`'s failure message in the FAILURES section, without pytest's sections."""
-    lines = result.outlines
-    header = re.compile(r"^_+ " + re.escape(item) + r" _+$")
-    for index, line in enumerate(lines):
-        if header.match(line):
-            body = []
-            for following in lines[index + 1 :]:
-                if _SEPARATOR.match(following):
-                    break
-                body.append(following)
-            return body
-    raise AssertionError(f"no failure section for {item} in:\n{result.stdout.str()}")
-
-
-QUIET = ("-p", "no:hypothesispytest", "-p", "no:benchmark")
-
-
-def run(run_checks, *args: str, engines: str = "sqlite") -> pytest.RunResult:
-    return run_checks("-v", "-rs", *QUIET, *args, engines=engines)
-
+from conftest import expected_outcomes, failure_lines, item_outcomes, revision
 
 # ------------------------------------------------------------------ projects
 
@@ -139,8 +85,8 @@ def author_revisions(*columns: str) -> dict[str, str]:
 
 def test_clean_project_passes_every_check(project, run_checks, engine):
     project(CLEAN, CLEAN_MODELS)
-    result = run(run_checks, engines=engine)
-    assert outcomes(result) == expect(engine)
+    result = run_checks(engines=engine)
+    assert item_outcomes(result) == expected_outcomes(engine)
     result.assert_outcomes(passed=7)
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(
@@ -169,14 +115,16 @@ def test_downgrade_forgetting_a_column_fails_stepwise_roundtrip(project, run_che
         )
         + BOOK_MODEL,
     )
-    result = run(run_checks, engines=engine)
+    result = run_checks(engines=engine)
     # The column is left behind by the downgrade of 0003 alone: 0001's downgrade drops the
     # whole table, so head -> base -> head is clean and test_downgrade / test_roundtrip pass.
     # The upgrade of 0003 run again fails (the column exists), so the data check cannot go
     # past 0003 and says so.
-    assert outcomes(result) == expect(engine, test_stepwise_roundtrip="failed", test_data_preserved="failed")
+    assert item_outcomes(result) == expected_outcomes(
+        engine, test_stepwise_roundtrip="failed", test_data_preserved="failed"
+    )
     result.assert_outcomes(passed=5, failed=2)
-    message = failure_message(result, f"test_stepwise_roundtrip[{engine}]")
+    message = failure_lines(result, f"test_stepwise_roundtrip[{engine}]")
     assert message[0] == f"test_stepwise_roundtrip[{engine}] failed:"
     assert message[1] == "note: 0003 was stepped over in later walks so the other revisions get checked"
     assert (
@@ -190,7 +138,7 @@ def test_downgrade_forgetting_a_column_fails_stepwise_roundtrip(project, run_che
         f"failed on {engine}." in message
     )
     assert "note: 0003 was stepped over in later walks so the other revisions get checked" in message
-    data = failure_message(result, f"test_data_preserved[{engine}]")
+    data = failure_lines(result, f"test_data_preserved[{engine}]")
     assert data[1] == (
         f"not checked beyond 0003: its upgrade fails on an empty database too (see test_stepwise_roundtrip[{engine}])."
     )
@@ -212,8 +160,8 @@ def test_downgrade_leaving_a_server_default_fails_stepwise_roundtrip(project, ru
         AUTHOR_MODEL
         + BOOK_MODEL.replace("nullable=False, index=True", 'nullable=False, index=True, server_default="untitled"'),
     )
-    result = run(run_checks, engines=engine)
-    assert outcomes(result) == expect(engine, test_stepwise_roundtrip="failed")
+    result = run_checks(engines=engine)
+    assert item_outcomes(result) == expected_outcomes(engine, test_stepwise_roundtrip="failed")
     result.assert_outcomes(passed=6, failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -229,10 +177,10 @@ def test_model_column_no_migration_creates(project, run_checks):
         author_revisions('sa.Column("name", sa.String(50))'),
         author_model('sa.Column("name", sa.String(50))', 'sa.Column("email", sa.String(100))'),
     )
-    result = run(run_checks)
-    assert outcomes(result) == expect(test_model_matches_migrations="failed")
+    result = run_checks()
+    assert item_outcomes(result) == expected_outcomes(test_model_matches_migrations="failed")
     result.assert_outcomes(passed=6, failed=1)
-    message = failure_message(result, "test_model_matches_migrations[sqlite]")
+    message = failure_lines(result, "test_model_matches_migrations[sqlite]")
     assert message == [
         "test_model_matches_migrations[sqlite] failed:",
         "the schema the migrations build differs from what metadata.create_all builds "
@@ -246,10 +194,10 @@ def test_nullability_mismatch_fails_model_check(project, run_checks):
         author_revisions('sa.Column("name", sa.String(50), nullable=True)'),
         author_model('sa.Column("name", sa.String(50), nullable=False)'),
     )
-    result = run(run_checks)
-    assert outcomes(result) == expect(test_model_matches_migrations="failed")
+    result = run_checks()
+    assert item_outcomes(result) == expected_outcomes(test_model_matches_migrations="failed")
     result.assert_outcomes(passed=6, failed=1)
-    assert failure_message(result, "test_model_matches_migrations[sqlite]")[2:] == [
+    assert failure_lines(result, "test_model_matches_migrations[sqlite]")[2:] == [
         "  author.name: nullable at head, NOT NULL in the model"
     ]
 
@@ -259,10 +207,10 @@ def test_missing_index_fails_model_check(project, run_checks):
         author_revisions('sa.Column("name", sa.String(50))'),
         author_model('sa.Column("name", sa.String(50), index=True)'),
     )
-    result = run(run_checks)
-    assert outcomes(result) == expect(test_model_matches_migrations="failed")
+    result = run_checks()
+    assert item_outcomes(result) == expected_outcomes(test_model_matches_migrations="failed")
     result.assert_outcomes(passed=6, failed=1)
-    assert failure_message(result, "test_model_matches_migrations[sqlite]")[2:] == [
+    assert failure_lines(result, "test_model_matches_migrations[sqlite]")[2:] == [
         "  author: index ix_author_name on (name) absent at head, present in the model"
     ]
 
@@ -272,18 +220,18 @@ def test_server_default_only_in_model_fails_model_check(project, run_checks):
         author_revisions('sa.Column("name", sa.String(50))'),
         author_model('sa.Column("name", sa.String(50), server_default="anonymous")'),
     )
-    result = run(run_checks)
-    assert outcomes(result) == expect(test_model_matches_migrations="failed")
+    result = run_checks()
+    assert item_outcomes(result) == expected_outcomes(test_model_matches_migrations="failed")
     result.assert_outcomes(passed=6, failed=1)
-    assert failure_message(result, "test_model_matches_migrations[sqlite]")[2:] == [
+    assert failure_lines(result, "test_model_matches_migrations[sqlite]")[2:] == [
         "  author.name: server default none at head, 'anonymous' in the model"
     ]
 
 
 def test_no_target_metadata_skips_model_check(project, run_checks):
     project(CLEAN)  # env.py as `alembic init` wrote it: target_metadata = None
-    result = run(run_checks)
-    assert outcomes(result) == expect(test_model_matches_migrations="skipped")
+    result = run_checks("-rs")
+    assert item_outcomes(result) == expected_outcomes(test_model_matches_migrations="skipped")
     result.assert_outcomes(passed=6, skipped=1)
     result.stdout.fnmatch_lines(
         [
@@ -306,10 +254,10 @@ def test_two_heads_fail_single_head_only(project, run_checks):
         {**CLEAN, "0003_tag": tag},
         CLEAN_MODELS + 'tag = sa.Table("tag", metadata, sa.Column("id", sa.Integer(), primary_key=True))\n',
     )
-    result = run(run_checks)
-    assert outcomes(result) == expect(test_single_head="failed")
+    result = run_checks()
+    assert item_outcomes(result) == expected_outcomes(test_single_head="failed")
     result.assert_outcomes(passed=6, failed=1)
-    message = failure_message(result, "test_single_head[sqlite]")
+    message = failure_lines(result, "test_single_head[sqlite]")
     assert message[1] == "the history has 2 heads; it must have exactly one:"
     assert sorted(message[2:4]) == [
         '  0002 ("create book", migrations/versions/0002_book.py)',
@@ -334,9 +282,9 @@ IRREVERSIBLE_MODELS = author_model() + BOOK_MODEL
 
 def test_undeclared_irreversible_downgrade_fails_and_says_how_to_declare_it(project, run_checks):
     root = project({**CLEAN, "0003_drop_names": IRREVERSIBLE}, IRREVERSIBLE_MODELS)
-    result = run(run_checks)
-    found = outcomes(result)
-    assert found == expect(
+    result = run_checks()
+    found = item_outcomes(result)
+    assert found == expected_outcomes(
         test_downgrade="failed",
         test_roundtrip="failed",
         test_stepwise_roundtrip="failed",
@@ -349,17 +297,17 @@ def test_undeclared_irreversible_downgrade_fails_and_says_how_to_declare_it(proj
         f"at {root / 'migrations' / 'versions' / '0003_drop_names.py'}:21",
         "NotImplementedError: the names are gone",
     ]
-    assert failure_message(result, "test_downgrade[sqlite]") == ["test_downgrade[sqlite] failed:", *failed_step]
-    assert failure_message(result, "test_stepwise_roundtrip[sqlite]") == [
+    assert failure_lines(result, "test_downgrade[sqlite]") == ["test_downgrade[sqlite] failed:", *failed_step]
+    assert failure_lines(result, "test_stepwise_roundtrip[sqlite]") == [
         "test_stepwise_roundtrip[sqlite] failed:",
         "note: 0003 was stepped over in later walks so the other revisions get checked",
         *failed_step,
     ]
-    assert failure_message(result, "test_roundtrip[sqlite]") == [
+    assert failure_lines(result, "test_roundtrip[sqlite]") == [
         "test_roundtrip[sqlite] failed:",
         "not checked: the downgrade of 0003 fails (see test_downgrade[sqlite]).",
     ]
-    assert failure_message(result, "test_data_preserved[sqlite]") == [
+    assert failure_lines(result, "test_data_preserved[sqlite]") == [
         "test_data_preserved[sqlite] failed:",
         "not checked beyond 0003: its downgrade fails on an empty database too (see test_stepwise_roundtrip[sqlite]).",
     ]
@@ -372,8 +320,8 @@ def test_declared_irreversible_downgrade_passes(project, run_checks):
         # Dropping the names loses them on purpose too, so the data check is told as well.
         pytest_ini="migrations_irreversible = 0003\nmigrations_allow_data_loss = 0003\n",
     )
-    result = run(run_checks, "-rP")
-    assert outcomes(result) == expect()
+    result = run_checks("-rP")
+    assert item_outcomes(result) == expected_outcomes()
     result.assert_outcomes(passed=7)
     result.stdout.fnmatch_lines(
         [
@@ -405,8 +353,8 @@ def test_branch_and_merge_history_passes(project, run_checks, engine):
         CLEAN_MODELS
         + 'tag = sa.Table("tag", metadata, sa.Column("id", sa.Integer(), primary_key=True), sa.Column("label", sa.String(20)))\n',
     )
-    result = run(run_checks, engines=engine)
-    assert outcomes(result) == expect(engine)
+    result = run_checks(engines=engine)
+    assert item_outcomes(result) == expected_outcomes(engine)
     result.assert_outcomes(passed=7)
     result.stdout.fnmatch_lines([f"{engine}: 4 revisions walked in *s (1 walk)"])
 
@@ -433,8 +381,8 @@ def test_depends_on_history_passes(project, run_checks, engine):
     )
     merge = revision("0200", ("0001", "0101"), "", "", message="merge")
     project({"0001_author": AUTHOR, "0101_book": book, "0200_merge": merge}, CLEAN_MODELS)
-    result = run(run_checks, engines=engine)
-    assert outcomes(result) == expect(engine)
+    result = run_checks(engines=engine)
+    assert item_outcomes(result) == expected_outcomes(engine)
     result.assert_outcomes(passed=7)
     result.stdout.fnmatch_lines([f"{engine}: 3 revisions walked in *s (1 walk)"])
 
@@ -449,8 +397,8 @@ def test_ignore_rule_silences_a_known_difference(project, run_checks, rule):
         author_model('sa.Column("name", sa.String(50), server_default="anonymous")'),
         pytest_ini=f"migrations_ignore =\n    {rule}\n",
     )
-    result = run(run_checks)
-    assert outcomes(result) == expect()
+    result = run_checks()
+    assert item_outcomes(result) == expected_outcomes()
     result.assert_outcomes(passed=7)
 
 
@@ -461,6 +409,6 @@ def test_ignore_rule_for_something_else_does_not_silence_it(project, run_checks,
         author_model('sa.Column("name", sa.String(50), server_default="anonymous")'),
         pytest_ini=f"migrations_ignore =\n    {rule}\n",
     )
-    result = run(run_checks)
-    assert outcomes(result) == expect(test_model_matches_migrations="failed")
+    result = run_checks()
+    assert item_outcomes(result) == expected_outcomes(test_model_matches_migrations="failed")
     result.stdout.fnmatch_lines(["  author.name: server default none at head, 'anonymous' in the model"])

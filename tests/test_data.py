@@ -6,69 +6,8 @@ downgrade that does not bring them back) fails the check, on the engines where i
 
 from __future__ import annotations
 
-import pytest
-
-from conftest import ENGINES, revision
-
-ALL = ",".join(ENGINES)
-CHECKS = (
-    "test_single_head",
-    "test_upgrade",
-    "test_downgrade",
-    "test_roundtrip",
-    "test_stepwise_roundtrip",
-    "test_model_matches_migrations",
-    "test_data_preserved",
-)
-# Plugins of this environment that the inner runs do not need; hypothesis alone costs ~2s a run,
-# because pytester's in-process runs forget the modules they imported.
-QUIET = ("-p", "no:hypothesispytest", "-p", "no:benchmark")
-
-
-@pytest.fixture
-def run(run_checks):
-    """conftest's run_checks on all three engines unless told otherwise, without unrelated plugins."""
-
-    def go(*args: str, engines: str = ALL) -> pytest.RunResult:
-        return run_checks(*QUIET, *args, engines=engines)
-
-    return go
-
-
-def reports(result: pytest.RunResult) -> dict[str, pytest.TestReport]:
-    """The deciding report of every item, by item name (`test_upgrade[mysql]`): a failure wins, else the call."""
-    out: dict[str, pytest.TestReport] = {}
-    for report in result.reprec.getreports("pytest_runtest_logreport"):
-        name = report.nodeid.split("::")[-1]
-        previous = out.get(name)
-        if previous is None or (previous.outcome == "passed" and (report.when == "call" or report.outcome != "passed")):
-            out[name] = report
-    return out
-
-
-def assert_outcomes(
-    result: pytest.RunResult, failed: set[str] | frozenset[str] = frozenset(), engines: tuple[str, ...] = ENGINES
-) -> None:
-    """Exactly the items named in `failed` fail; every other built-in item of `engines` passes."""
-    got = reports(result)
-    wrong = []
-    for engine in engines:
-        for check in CHECKS:
-            name = f"{check}[{engine}]"
-            want = "failed" if name in failed else "passed"
-            report = got.get(name)
-            if report is None or report.outcome != want:
-                wrong.append(
-                    f"{name}: {report.outcome if report else 'missing'}, expected {want}\n"
-                    + (report.longreprtext if report else "")
-                )
-    assert not wrong, "\n".join(wrong)
-
-
-def failure(result: pytest.RunResult, name: str) -> str:
-    report = reports(result)[name]
-    assert report.outcome == "failed", f"{name} {report.outcome}, expected it to fail"
-    return report.longreprtext
+from conftest import ALL_ENGINES, ENGINES, assert_checks, item_failure, item_reports, revision
+from pytest_migrations.checks import CHECKS
 
 
 def data_failures(engines: tuple[str, ...] = ENGINES) -> set[str]:
@@ -126,12 +65,12 @@ REBUILD_MODEL = PERSON_MODEL.replace(
 )
 
 
-def test_table_rebuild_that_forgets_to_copy_rows_is_caught_on_upgrade(project, run):
+def test_table_rebuild_that_forgets_to_copy_rows_is_caught_on_upgrade(project, run_checks):
     project(REBUILD_FORGETS_ROWS, REBUILD_MODEL)
-    result = run()
-    assert_outcomes(result, failed=data_failures())
+    result = run_checks(engines=ALL_ENGINES)
+    assert_checks(result, *ENGINES, failed=data_failures())
     for engine in ENGINES:
-        text = failure(result, f"test_data_preserved[{engine}]")
+        text = item_failure(result, f"test_data_preserved[{engine}]")
         assert "upgrade 0001 -> 0002 lost 3 of 3 rows of person" in text
         assert "0002_rebuild.py" in text
 
@@ -151,13 +90,13 @@ RENAME_THEN_READD_EMPTY = {
 RENAME_MODEL = PERSON_MODEL.replace('"bio"', '"about"')
 
 
-def test_downgrade_that_readds_a_column_without_its_values_is_caught(project, run):
+def test_downgrade_that_readds_a_column_without_its_values_is_caught(project, run_checks):
     """The schema round-trips (so the stepwise check passes) but the values are gone."""
     project(RENAME_THEN_READD_EMPTY, RENAME_MODEL)
-    result = run()
-    assert_outcomes(result, failed=data_failures())
+    result = run_checks(engines=ALL_ENGINES)
+    assert_checks(result, *ENGINES, failed=data_failures())
     for engine in ENGINES:
-        text = failure(result, f"test_data_preserved[{engine}]")
+        text = item_failure(result, f"test_data_preserved[{engine}]")
         assert "downgrade 0002 -> 0001 lost values of person.bio in 3 of 3 rows" in text
         assert "0002_rename.py" in text
 
@@ -197,20 +136,20 @@ profile = sa.Table(
 """
 
 
-def test_column_moved_to_another_table_and_not_moved_back_is_caught(project, run):
+def test_column_moved_to_another_table_and_not_moved_back_is_caught(project, run_checks):
     project(MOVE_WITHOUT_MOVING_BACK, PROFILE_MODEL)
-    result = run()
-    assert_outcomes(result, failed=data_failures())
+    result = run_checks(engines=ALL_ENGINES)
+    assert_checks(result, *ENGINES, failed=data_failures())
     for engine in ENGINES:
-        text = failure(result, f"test_data_preserved[{engine}]")
+        text = item_failure(result, f"test_data_preserved[{engine}]")
         assert "person.bio" in text
         assert "0002_profile.py" in text
 
 
-def test_column_moved_to_another_table_and_not_moved_back_blames_the_downgrade(project, run):
+def test_column_moved_to_another_table_and_not_moved_back_blames_the_downgrade(project, run_checks):
     project(MOVE_WITHOUT_MOVING_BACK, PROFILE_MODEL)
-    result = run(engines="sqlite")
-    text = failure(result, "test_data_preserved[sqlite]")
+    result = run_checks()
+    text = item_failure(result, "test_data_preserved[sqlite]")
     assert "downgrade 0002 -> 0001 lost values of person.bio in 3 of 3 rows" in text, text
 
 
@@ -229,13 +168,13 @@ AGE_MODEL = PERSON_MODEL.replace(
 )
 
 
-def test_not_null_column_without_default_fails_only_where_rows_break_it(project, run):
+def test_not_null_column_without_default_fails_only_where_rows_break_it(project, run_checks):
     """SQLite and PostgreSQL refuse the column once the table has rows; MariaDB fills in 0."""
     project(NOT_NULL_WITHOUT_DEFAULT, AGE_MODEL)
-    result = run()
-    assert_outcomes(result, failed=data_failures(("sqlite", "postgresql")))
+    result = run_checks(engines=ALL_ENGINES)
+    assert_checks(result, *ENGINES, failed=data_failures(("sqlite", "postgresql")))
     for engine in ("sqlite", "postgresql"):
-        text = failure(result, f"test_data_preserved[{engine}]")
+        text = item_failure(result, f"test_data_preserved[{engine}]")
         assert "upgrade to 0002" in text
         assert f"failed on {engine} with seeded rows in the tables" in text
         assert "server_default" in text
@@ -288,12 +227,12 @@ def test_bio_moves_to_profile(migrator):
 """
 
 
-def test_correct_data_migration_passes_and_migrator_runs_on_every_engine(project, run, pytester):
+def test_correct_data_migration_passes_and_migrator_runs_on_every_engine(project, run_checks, pytester):
     project(MOVE_AND_MOVE_BACK, PROFILE_MODEL)
     pytester.makepyfile(test_profile=MIGRATOR_TEST)
-    result = run()
-    assert_outcomes(result)
-    got = reports(result)
+    result = run_checks(engines=ALL_ENGINES)
+    assert_checks(result, *ENGINES)
+    got = item_reports(result)
     for engine in ENGINES:
         name = f"test_bio_moves_to_profile[{engine}]"
         assert got[name].outcome == "passed", got[name].longreprtext if name in got else f"{name} missing"
@@ -318,10 +257,10 @@ person = sa.Table(
 """
 
 
-def test_declared_data_loss_passes_and_is_reported(project, run):
+def test_declared_data_loss_passes_and_is_reported(project, run_checks):
     project(DECLARED_LOSS, NO_BIO_MODEL, pytest_ini="migrations_allow_data_loss = 0002\n")
-    result = run("-rA")
-    assert_outcomes(result)
+    result = run_checks("-rA", engines=ALL_ENGINES)
+    assert_checks(result, *ENGINES)
     result.stdout.fnmatch_lines(
         [
             "*pytest-migrations notes*",
@@ -330,7 +269,7 @@ def test_declared_data_loss_passes_and_is_reported(project, run):
         ]
     )
     for engine in ENGINES:
-        sections = dict(reports(result)[f"test_data_preserved[{engine}]"].sections)
+        sections = dict(item_reports(result)[f"test_data_preserved[{engine}]"].sections)
         notes = next(text for title, text in sections.items() if "pytest-migrations notes" in title)
         assert "person.bio" in notes
         assert "allowed by migrations_allow_data_loss" in notes
@@ -407,20 +346,20 @@ TREE_LOSES_LINKS = {
 }
 
 
-def test_self_referencing_and_composite_key_tables_are_seeded_and_pass(project, run):
+def test_self_referencing_and_composite_key_tables_are_seeded_and_pass(project, run_checks):
     project(TREE_AND_MEMBERS, TREE_MODEL)
-    result = run("-rA")
-    assert_outcomes(result)
+    result = run_checks("-rA", engines=ALL_ENGINES)
+    assert_checks(result, *ENGINES)
     assert "cannot be seeded" not in result.stdout.str()
 
 
-def test_self_referencing_and_composite_key_tables_hold_rows_the_check_follows(project, run):
+def test_self_referencing_and_composite_key_tables_hold_rows_the_check_follows(project, run_checks):
     """The same tables, and a revision that loses their rows and links: the seeded rows reveal it."""
     project({**TREE_AND_MEMBERS, **TREE_LOSES_LINKS}, TREE_MODEL)
-    result = run()
-    assert_outcomes(result, failed=data_failures())
+    result = run_checks(engines=ALL_ENGINES)
+    assert_checks(result, *ENGINES, failed=data_failures())
     for engine in ENGINES:
-        text = failure(result, f"test_data_preserved[{engine}]")
+        text = item_failure(result, f"test_data_preserved[{engine}]")
         assert "upgrade 0003 -> 0004 lost" in text and "rows of membership: category_id=" in text, text
         assert "downgrade 0004 -> 0003 lost values of category.parent_id" in text, text
 
@@ -478,15 +417,15 @@ def pytest_migrations_rows(revision, table):
 """
 
 
-def test_rows_hook_supplies_rows_generation_cannot_make(project, run, pytester):
+def test_rows_hook_supplies_rows_generation_cannot_make(project, run_checks, pytester):
     project(CODED)
     pytester.makeconftest(CODED_CONFTEST)
-    result = run("-rA")
-    got = reports(result)
+    result = run_checks("-rA", engines=ALL_ENGINES)
+    got = item_reports(result)
     for engine in ENGINES:
         for check in CHECKS[:-1]:
             assert got[f"{check}[{engine}]"].outcome in ("passed", "skipped"), f"{check}[{engine}]"
-        text = failure(result, f"test_data_preserved[{engine}]")
+        text = item_failure(result, f"test_data_preserved[{engine}]")
         # Only the hook's rows have id 7; generated keys start far above.
         assert "downgrade 0002 -> 0001 lost 1 of 3 rows of coded: id=7" in text, text
     assert "cannot be seeded" not in result.stdout.str()

@@ -17,81 +17,20 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from conftest import ENGINES, SERVER_URLS, revision
+from conftest import (
+    ALL_ENGINES,
+    ENGINES,
+    SERVER_URLS,
+    assert_checks,
+    failed_checks,
+    item_failure,
+    item_outcomes,
+    revision,
+)
+from pytest_migrations.checks import CHECKS
 from pytest_migrations.providers import DB_PREFIX, HOST_TAG
 
-ALL = ",".join(ENGINES)
-CHECKS = (
-    "test_single_head",
-    "test_upgrade",
-    "test_downgrade",
-    "test_roundtrip",
-    "test_stepwise_roundtrip",
-    "test_model_matches_migrations",
-    "test_data_preserved",
-)
-
-
 # ------------------------------------------------------------------- helpers
-
-# Plugins of this environment that the inner runs do not need; hypothesis alone costs ~2s a run,
-# because pytester's in-process runs forget the modules they imported.
-QUIET = ("-p", "no:hypothesispytest", "-p", "no:benchmark")
-
-
-@pytest.fixture
-def run(run_checks):
-    """conftest's run_checks on all three engines unless told otherwise, without unrelated plugins."""
-
-    def go(*args: str, engines: str = ALL) -> pytest.RunResult:
-        return run_checks(*QUIET, *args, engines=engines)
-
-    return go
-
-
-def reports(result: pytest.RunResult) -> dict[str, pytest.TestReport]:
-    """The deciding report of every item, by item name (`test_upgrade[mysql]`): a failure wins, else the call."""
-    out: dict[str, pytest.TestReport] = {}
-    for report in result.reprec.getreports("pytest_runtest_logreport"):
-        name = report.nodeid.split("::")[-1]
-        previous = out.get(name)
-        if previous is None or (previous.outcome == "passed" and (report.when == "call" or report.outcome != "passed")):
-            out[name] = report
-    return out
-
-
-def outcomes(result: pytest.RunResult) -> dict[str, str]:
-    return {name: report.outcome for name, report in reports(result).items()}
-
-
-def failure(result: pytest.RunResult, name: str) -> str:
-    report = reports(result)[name]
-    assert report.outcome == "failed", f"{name} {report.outcome}, expected it to fail"
-    return report.longreprtext
-
-
-def failed_on(result: pytest.RunResult, engine: str) -> set[str]:
-    """The checks that failed on `engine`."""
-    return {
-        name.split("[")[0]
-        for name, outcome in outcomes(result).items()
-        if outcome == "failed" and f"[{engine}]" in name
-    }
-
-
-def assert_clean(result: pytest.RunResult, *engines: str) -> None:
-    """Every built-in item of `engines` ran and passed."""
-    got = reports(result)
-    wrong = []
-    for engine in engines:
-        for check in CHECKS:
-            name = f"{check}[{engine}]"
-            report = got.get(name)
-            if report is None or report.outcome != "passed":
-                wrong.append(
-                    f"{name}: {report.outcome if report else 'missing'}\n{report.longreprtext if report else ''}"
-                )
-    assert not wrong, "\n".join(wrong)
 
 
 def own_leftovers() -> tuple[list[Path], list[str]]:
@@ -138,16 +77,16 @@ item = sa.Table(
 """
 
 
-def test_enum_type_left_behind_by_downgrade_fails_on_postgresql_only(project, run):
+def test_enum_type_left_behind_by_downgrade_fails_on_postgresql_only(project, run_checks):
     project(ENUM_LEFT_BEHIND, ENUM_MODEL)
-    result = run(engines=ALL)
-    assert_clean(result, "sqlite", "mysql")
-    failed = failed_on(result, "postgresql")
+    result = run_checks(engines=ALL_ENGINES)
+    assert_checks(result, "sqlite", "mysql")
+    failed = failed_checks(result, "postgresql")
     assert "test_stepwise_roundtrip" in failed
     # Whether the type shows up as a schema difference or makes the re-upgrade fail, only
     # the checks that go down and up again may fail; the upgrade and the model are fine.
     assert failed <= {"test_stepwise_roundtrip", "test_downgrade", "test_roundtrip", "test_data_preserved"}, failed
-    assert "status" in failure(result, "test_stepwise_roundtrip[postgresql]")
+    assert "status" in item_failure(result, "test_stepwise_roundtrip[postgresql]")
 
 
 ENUM_DROPPED = {
@@ -169,10 +108,10 @@ ENUM_DROPPED = {
 }
 
 
-def test_enum_type_dropped_by_downgrade_passes_on_postgresql(project, run):
+def test_enum_type_dropped_by_downgrade_passes_on_postgresql(project, run_checks):
     project(ENUM_DROPPED, ENUM_MODEL)
-    result = run(engines=ALL)
-    assert_clean(result, *ENGINES)
+    result = run_checks(engines=ALL_ENGINES)
+    assert_checks(result, *ENGINES)
 
 
 BOOLEAN_AS_INTEGER = {
@@ -208,14 +147,14 @@ account = sa.Table(
 """
 
 
-def test_integer_literal_for_boolean_fails_on_postgresql_only(project, run):
+def test_integer_literal_for_boolean_fails_on_postgresql_only(project, run_checks):
     project(BOOLEAN_AS_INTEGER, BOOLEAN_MODEL)
-    result = run(engines=ALL)
-    assert_clean(result, "sqlite", "mysql")
-    text = failure(result, "test_upgrade[postgresql]")
+    result = run_checks(engines=ALL_ENGINES)
+    assert_checks(result, "sqlite", "mysql")
+    text = item_failure(result, "test_upgrade[postgresql]")
     assert "upgrade to 0002" in text
     assert "boolean" in text
-    assert "test_single_head" not in failed_on(result, "postgresql")
+    assert "test_single_head" not in failed_checks(result, "postgresql")
 
 
 # ------------------------------------------------------------- MySQL only
@@ -243,14 +182,14 @@ note = sa.Table(
 """
 
 
-def test_string_without_length_fails_on_mysql_only(project, run):
+def test_string_without_length_fails_on_mysql_only(project, run_checks):
     project(UNSIZED_STRING, UNSIZED_MODEL)
-    result = run(engines=ALL)
-    assert_clean(result, "sqlite", "postgresql")
-    text = failure(result, "test_upgrade[mysql]")
+    result = run_checks(engines=ALL_ENGINES)
+    assert_checks(result, "sqlite", "postgresql")
+    text = item_failure(result, "test_upgrade[mysql]")
     assert "upgrade to 0001" in text
     assert "VARCHAR requires a length" in text
-    assert "test_single_head" not in failed_on(result, "mysql")
+    assert "test_single_head" not in failed_checks(result, "mysql")
 
 
 INDEX_DROPPED_BEFORE_TABLE = {
@@ -289,15 +228,15 @@ book = sa.Table(
 """
 
 
-def test_dropping_index_a_foreign_key_needs_fails_on_mysql_only(project, run):
+def test_dropping_index_a_foreign_key_needs_fails_on_mysql_only(project, run_checks):
     project(INDEX_DROPPED_BEFORE_TABLE, INDEX_MODEL)
-    result = run(engines=ALL)
-    assert_clean(result, "sqlite", "postgresql")
-    failed = failed_on(result, "mysql")
+    result = run_checks(engines=ALL_ENGINES)
+    assert_checks(result, "sqlite", "postgresql")
+    failed = failed_checks(result, "mysql")
     assert {"test_stepwise_roundtrip", "test_downgrade"} <= failed
     assert not failed & {"test_single_head", "test_upgrade", "test_model_matches_migrations"}, failed
     for name in ("test_stepwise_roundtrip[mysql]", "test_downgrade[mysql]"):
-        text = failure(result, name)
+        text = item_failure(result, name)
         assert "downgrade of 0002" in text
         assert "1553" in text
 
@@ -334,13 +273,13 @@ BATCH_RECREATE_WITH_FK = {
 }
 
 
-def test_batch_recreate_of_table_with_foreign_key_fails_on_mysql_only(project, run):
+def test_batch_recreate_of_table_with_foreign_key_fails_on_mysql_only(project, run_checks):
     """MySQL's foreign key names are unique per database, so the copy cannot take the same name."""
     project(BATCH_RECREATE_WITH_FK)
-    result = run(engines=ALL)
+    result = run_checks(engines=ALL_ENGINES)
     for engine in ("sqlite", "postgresql"):
-        assert failed_on(result, engine) == set(), failure(result, f"test_upgrade[{engine}]")
-    text = failure(result, "test_upgrade[mysql]")
+        assert failed_checks(result, engine) == set(), item_failure(result, f"test_upgrade[{engine}]")
+    text = item_failure(result, "test_upgrade[mysql]")
     assert "upgrade to 0002" in text
     assert "_alembic_tmp_book" in text
 
@@ -376,11 +315,11 @@ tag = sa.Table(
 """
 
 
-def test_alter_column_without_batch_mode_fails_on_sqlite_only(project, run):
+def test_alter_column_without_batch_mode_fails_on_sqlite_only(project, run_checks):
     project(ALTER_WITHOUT_BATCH, ALTER_MODEL)
-    result = run(engines=ALL)
-    assert_clean(result, "postgresql", "mysql")
-    text = failure(result, "test_upgrade[sqlite]")
+    result = run_checks(engines=ALL_ENGINES)
+    assert_checks(result, "postgresql", "mysql")
+    text = item_failure(result, "test_upgrade[sqlite]")
     assert "upgrade to 0002" in text
     assert "0002_longer.py" in text
     assert "sqlite3.OperationalError" in text
@@ -493,14 +432,14 @@ tag = sa.Table(
 """
 
 
-def test_correct_history_passes_on_every_engine(project, run):
+def test_correct_history_passes_on_every_engine(project, run_checks):
     """Server defaults, serial keys, unindexed FKs, unique and check constraints, batch rebuilds: no false alarm.
 
     The native PostgreSQL enum is covered by test_enum_type_dropped_by_downgrade_passes_on_postgresql.
     """
     project(CORRECT, CORRECT_MODEL)
-    result = run("-rA", engines=ALL)
-    assert_clean(result, *ENGINES)
+    result = run_checks("-rA", engines=ALL_ENGINES)
+    assert_checks(result, *ENGINES)
     output = result.stdout.str()
     assert "cannot be seeded" not in output
     result.stdout.fnmatch_lines(["*pytest-migrations summary*", "mysql: 3 revisions walked*"])
@@ -554,13 +493,13 @@ def test_server_is_private_and_local(migrator, migrations_engine):
 """
 
 
-def test_local_provider_starts_private_servers_and_removes_them(project, run, pytester):
+def test_local_provider_starts_private_servers_and_removes_them(project, run_checks, pytester):
     assert own_leftovers() == ([], [])
     project(ONE_TABLE, ONE_TABLE_MODEL)
     pytester.makepyfile(test_where=LOCAL_SERVER_TEST)
-    result = run("--migrations-provider=local", engines="postgresql,mysql")
-    assert_clean(result, "postgresql", "mysql")
-    got = outcomes(result)
+    result = run_checks("--migrations-provider=local", engines="postgresql,mysql")
+    assert_checks(result, "postgresql", "mysql")
+    got = item_outcomes(result)
     assert got["test_server_is_private_and_local[postgresql]"] == "passed", result.stdout.str()
     assert got["test_server_is_private_and_local[mysql]"] == "passed", result.stdout.str()
     dirs, processes = own_leftovers()
@@ -568,15 +507,15 @@ def test_local_provider_starts_private_servers_and_removes_them(project, run, py
     assert processes == [], f"servers still running: {processes}"
 
 
-def test_docker_provider_without_docker_fails_and_says_how_to_provide_a_server(project, run):
+def test_docker_provider_without_docker_fails_and_says_how_to_provide_a_server(project, run_checks):
     project(ONE_TABLE, ONE_TABLE_MODEL)
-    result = run("--migrations-provider=docker", engines="postgresql,mysql")
-    got = outcomes(result)
+    result = run_checks("--migrations-provider=docker", engines="postgresql,mysql")
+    got = item_outcomes(result)
     for engine in ("postgresql", "mysql"):
         assert got[f"test_single_head[{engine}]"] == "passed"  # needs no server
         for check in CHECKS[1:]:
             assert got[f"{check}[{engine}]"] == "failed", f"{check}[{engine}]: {got[f'{check}[{engine}]']}"
-        text = failure(result, f"test_upgrade[{engine}]")
+        text = item_failure(result, f"test_upgrade[{engine}]")
         assert f"no {engine} server is available" in text
         assert "Docker" in text
         assert "(1) a URL" in text
@@ -585,9 +524,9 @@ def test_docker_provider_without_docker_fails_and_says_how_to_provide_a_server(p
     result.assert_outcomes(passed=2, failed=12)
 
 
-def test_server_url_password_is_never_shown(project, run):
+def test_server_url_password_is_never_shown(project, run_checks):
     project(ONE_TABLE, ONE_TABLE_MODEL)
-    result = run(
+    result = run_checks(
         "-rA",
         "-v",
         "--migrations-postgresql-url=postgresql://postgres:secretpw@127.0.0.1:1/postgres",
@@ -595,12 +534,12 @@ def test_server_url_password_is_never_shown(project, run):
     )
     output = result.stdout.str() + result.stderr.str()
     assert "secretpw" not in output
-    got = outcomes(result)
+    got = item_outcomes(result)
     assert got["test_single_head[postgresql]"] == "passed"
     for check in CHECKS[1:]:
         assert got[f"{check}[postgresql]"] == "failed", check
-        assert "secretpw" not in failure(result, f"{check}[postgresql]")
-    text = failure(result, "test_upgrade[postgresql]")
+        assert "secretpw" not in item_failure(result, f"{check}[postgresql]")
+    text = item_failure(result, "test_upgrade[postgresql]")
     assert "cannot connect to" in text
     assert "127.0.0.1:1" in text
 
@@ -626,7 +565,7 @@ def _quote(admin: sa.Engine, name: str) -> str:
     return admin.dialect.identifier_preparer.quote_identifier(name)
 
 
-def test_databases_of_a_killed_run_are_listed_then_dropped_with_drop_stale(project, run):
+def test_databases_of_a_killed_run_are_listed_then_dropped_with_drop_stale(project, run_checks):
     dead_pid = 4194000  # above any pid_max this machine uses
     with pytest.raises(ProcessLookupError):
         os.kill(dead_pid, 0)
@@ -641,13 +580,13 @@ def test_databases_of_a_killed_run_are_listed_then_dropped_with_drop_stale(proje
         project(ONE_TABLE, ONE_TABLE_MODEL)
 
         # The servers are looked at when the session starts, so collecting is enough to see it.
-        listed = run("--collect-only", engines="postgresql,mysql")
+        listed = run_checks("--collect-only", engines="postgresql,mysql")
         for engine, admin in admins.items():
             listed.stdout.fnmatch_lines([f"*left by a killed run: database {stale[engine]} on *"])
             assert stale[engine] in _database_names(admin), "listing must not drop anything"
         listed.stdout.fnmatch_lines(["*--migrations-drop-stale*"])
 
-        dropped = run("--collect-only", "--migrations-drop-stale", engines="postgresql,mysql")
+        dropped = run_checks("--collect-only", "--migrations-drop-stale", engines="postgresql,mysql")
         for engine, admin in admins.items():
             dropped.stdout.fnmatch_lines([f"*dropped: database {stale[engine]} on *"])
             assert stale[engine] not in _database_names(admin)
@@ -675,13 +614,13 @@ UNINDEXED_MODEL = (
 )
 
 
-def test_downgrade_that_does_not_restore_a_dropped_index_is_caught_everywhere(project, run):
+def test_downgrade_that_does_not_restore_a_dropped_index_is_caught_everywhere(project, run_checks):
     """DROP INDEX names only the index on PostgreSQL: the snapshot must still notice the table changed."""
     project(INDEX_NOT_RESTORED, UNINDEXED_MODEL)
-    result = run()
+    result = run_checks(engines=ALL_ENGINES)
     for engine in ENGINES:
         # The re-upgrade then fails (the index is gone), so the data check cannot go past 0002 either.
-        assert failed_on(result, engine) == {"test_stepwise_roundtrip", "test_data_preserved"}, engine
-        assert "t: index ix_t_code on (code) absent after downgrade of 0002, present before" in failure(
+        assert failed_checks(result, engine) == {"test_stepwise_roundtrip", "test_data_preserved"}, engine
+        assert "t: index ix_t_code on (code) absent after downgrade of 0002, present before" in item_failure(
             result, f"test_stepwise_roundtrip[{engine}]"
         )

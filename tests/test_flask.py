@@ -26,20 +26,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from conftest import SERVER_URLS
+from conftest import SERVER_URLS, expected_outcomes, failure_lines, item_outcomes
 
-CHECK_NAMES = (
-    "test_single_head",
-    "test_upgrade",
-    "test_downgrade",
-    "test_roundtrip",
-    "test_stepwise_roundtrip",
-    "test_model_matches_migrations",
-    "test_data_preserved",
-)
 _TEMPLATES = Path(flask_migrate.__file__).parent / "templates"
-_ITEM_LINE = re.compile(r"^(\S+::\S+) (PASSED|FAILED|SKIPPED|ERROR|XFAIL|XPASS)\b")
-_SEPARATOR = re.compile(r"^(_{3,}|-{3,}|={3,})")
+FLASK_CONFIG = "migrations/alembic.ini"  # where `flask db init` writes it: the checks' node ids start with it
 
 # ------------------------------------------------------------------ the apps
 
@@ -264,7 +254,10 @@ def flask_project(pytester: pytest.Pytester, generated: Callable[[str], Path]) -
         for child in source.iterdir():
             shutil.copytree(child, pytester.path / child.name)
         (pytester.path / "app.py").write_text(app_py)
-        (pytester.path / "pytest.ini").write_text("[pytest]\n" + textwrap.dedent(ini))
+        # env.py as Flask-Migrate writes it calls db.get_engine(), which Flask-SQLAlchemy 3.1 deprecates.
+        (pytester.path / "pytest.ini").write_text(
+            "[pytest]\nfilterwarnings = ignore::DeprecationWarning\n" + textwrap.dedent(ini)
+        )
         for name, text in (tests or {}).items():
             path = pytester.path / "tests" / name
             path.parent.mkdir(exist_ok=True)
@@ -275,45 +268,6 @@ def flask_project(pytester: pytest.Pytester, generated: Callable[[str], Path]) -
 
 
 # ------------------------------------------------------------------ reading results
-
-
-def outcomes(result: pytest.RunResult) -> dict[str, str]:
-    """Node id -> outcome, read from the `-v` progress lines."""
-    found: dict[str, str] = {}
-    for line in result.outlines:
-        match = _ITEM_LINE.match(line)
-        if match:
-            found[match.group(1)] = match.group(2).lower()
-    return found
-
-
-def checks(engines: str = "sqlite", config: str = "migrations/alembic.ini", **special: str) -> dict[str, str]:
-    """Every built-in item passes on every engine except those named, e.g. checks(test_upgrade="failed")."""
-    assert not set(special) - set(CHECK_NAMES), special
-    return {
-        f"{config}::{check}[{engine}]": special.get(check, "passed")
-        for engine in engines.split(",")
-        for check in CHECK_NAMES
-    }
-
-
-def failure_message(result: pytest.RunResult, item: str) -> list[str]:
-    """The lines of `item`'s failure message in the FAILURES section."""
-    lines = result.outlines
-    header = re.compile(r"^_+ " + re.escape(item) + r" _+$")
-    for index, line in enumerate(lines):
-        if header.match(line):
-            body = []
-            for following in lines[index + 1 :]:
-                if _SEPARATOR.match(following):
-                    break
-                body.append(following)
-            return body
-    raise AssertionError(f"no failure section for {item} in:\n{result.stdout.str()}")
-
-
-def run(run_checks: Callable[..., pytest.RunResult], *args: str, engines: str = "sqlite") -> pytest.RunResult:
-    return run_checks("-v", "-rs", "-W", "ignore::DeprecationWarning", *args, engines=engines)
 
 
 def app_files(root: Path) -> list[str]:
@@ -362,8 +316,8 @@ def test_generated_env_py_is_flask_migrates_own(generated):
 def test_module_level_app(flask_project, run_checks):
     """`app = Flask(__name__)` at module level, named as `app:app`."""
     root = flask_project("library", module_app(), ini="migrations_flask_app = app:app")
-    result = run(run_checks)
-    assert outcomes(result) == checks()
+    result = run_checks()
+    assert item_outcomes(result, node_ids=True) == expected_outcomes(config=FLASK_CONFIG)
     assert result.ret == 0
     result.stdout.fnmatch_lines(
         [
@@ -381,8 +335,8 @@ def test_factory(flask_project, run_checks, setup_on_start):
     root = flask_project(
         "library", factory_app(create_all=setup_on_start), ini="migrations_flask_app = app:create_app()"
     )
-    result = run(run_checks)
-    assert outcomes(result) == checks()
+    result = run_checks()
+    assert item_outcomes(result, node_ids=True) == expected_outcomes(config=FLASK_CONFIG)
     assert result.ret == 0
     assert app_files(root) == []
 
@@ -400,8 +354,8 @@ def test_factory_with_an_argument(flask_project, run_checks, monkeypatch, source
     if source == "FLASK_APP":
         monkeypatch.setenv("FLASK_APP", ref)
     assert not (root / "alembic.ini").exists()
-    result = run(run_checks, *args)
-    assert outcomes(result) == checks()
+    result = run_checks(*args)
+    assert item_outcomes(result, node_ids=True) == expected_outcomes(config=FLASK_CONFIG)
     assert result.ret == 0
     result.stdout.fnmatch_lines([f"migrations: {root}/migrations/alembic.ini on sqlite"])
     assert app_files(root) == []
@@ -410,9 +364,9 @@ def test_factory_with_an_argument(flask_project, run_checks, monkeypatch, source
 def test_no_app_named_and_no_alembic_ini_is_a_usage_error(flask_project, run_checks):
     """No ini key, no flag, no FLASK_APP and no alembic.ini: a usage error that names every way to say where."""
     flask_project("library", factory_app())
-    result = run(run_checks)
+    result = run_checks()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert outcomes(result) == {}
+    assert item_outcomes(result, node_ids=True) == {}
     result.stderr.fnmatch_lines(["*pytest-migrations: no Alembic config found*migrations_flask_app*"])
 
 
@@ -422,8 +376,8 @@ def test_custom_migrations_directory(flask_project, run_checks):
         "custom_directory", module_app(directory="db_migrations"), ini="migrations_flask_app = app:app"
     )
     assert not (root / "migrations").exists()
-    result = run(run_checks)
-    assert outcomes(result) == checks(config="db_migrations/alembic.ini")
+    result = run_checks()
+    assert item_outcomes(result, node_ids=True) == expected_outcomes(config="db_migrations/alembic.ini")
     assert result.ret == 0
     result.stdout.fnmatch_lines(
         [f"migrations: {root}/db_migrations/alembic.ini on sqlite", "sqlite: 1 revisions walked in *s (1 walk)"]
@@ -434,9 +388,11 @@ def test_custom_migrations_directory(flask_project, run_checks):
 def test_model_changed_without_a_migration(flask_project, run_checks, tmp_path):
     """A column added to the model only: the model check names it, as `flask db check` does."""
     root = flask_project("library", factory_app(BOOKS_WITH_PAGES), ini="migrations_flask_app = app:create_app()")
-    result = run(run_checks)
-    assert outcomes(result) == checks(test_model_matches_migrations="failed")
-    assert failure_message(result, "test_model_matches_migrations[sqlite]") == [
+    result = run_checks()
+    assert item_outcomes(result, node_ids=True) == expected_outcomes(
+        config=FLASK_CONFIG, test_model_matches_migrations="failed"
+    )
+    assert failure_lines(result, "test_model_matches_migrations[sqlite]") == [
         "test_model_matches_migrations[sqlite] failed:",
         "the schema the migrations build differs from what metadata.create_all builds "
         '(add a migration, e.g. `flask db migrate -m "..."`, or fix the model):',
@@ -473,8 +429,11 @@ def test_app_database_is_never_created_or_written(flask_project, run_checks, sta
     conn.close()
     before = (hashlib.sha256(app_db.read_bytes()).hexdigest(), app_db.stat().st_mtime_ns)
 
-    result = run(run_checks)
-    assert outcomes(result) == {**checks(), "tests/test_library.py::test_upgrade[sqlite]": "passed"}
+    result = run_checks()
+    assert item_outcomes(result, node_ids=True) == {
+        **expected_outcomes(config=FLASK_CONFIG),
+        "tests/test_library.py::test_upgrade[sqlite]": "passed",
+    }
     assert (hashlib.sha256(app_db.read_bytes()).hexdigest(), app_db.stat().st_mtime_ns) == before
     assert app_files(root) == ["app.db"]
     assert not (root / "instance").exists()
@@ -500,9 +459,9 @@ def test_every_engine_of_the_matrix(flask_project, run_checks):
         },
     )
     engines = "sqlite,postgresql,mysql"
-    result = run(run_checks, engines=engines)
-    assert outcomes(result) == {
-        **checks(engines),
+    result = run_checks(engines=engines)
+    assert item_outcomes(result, node_ids=True) == {
+        **expected_outcomes(engines, config=FLASK_CONFIG),
         **{f"tests/test_library.py::test_bio_keeps_authors[{e}]": "passed" for e in engines.split(",")},
     }
     assert result.ret == 0
@@ -572,8 +531,8 @@ def test_migrator_fixture(flask_project, run_checks):
             """
         },
     )
-    result = run(run_checks, "-m", "not migrations")
-    assert outcomes(result) == {
+    result = run_checks("-m", "not migrations")
+    assert item_outcomes(result, node_ids=True) == {
         "tests/test_library.py::test_walk_with_rows[sqlite]": "passed",
         "tests/test_library.py::test_app_context_is_pushed_on_the_throwaway_database[sqlite]": "passed",
         "tests/test_library.py::test_zz_app_engines_are_put_back_afterwards": "passed",
@@ -589,8 +548,8 @@ MULTIDB_TABLES = {"setting": None, "account": "users", "event": "logs"}
 def test_multidb_every_bind_gets_its_own_database(flask_project, run_checks, statements, engines):
     """`flask db init --multidb` with two binds: each bind is walked in its own throwaway database."""
     root = flask_project("multidb", multidb_app(), ini="migrations_flask_app = app:app")
-    result = run(run_checks, engines=engines)
-    assert outcomes(result) == checks(engines)
+    result = run_checks(engines=engines)
+    assert item_outcomes(result, node_ids=True) == expected_outcomes(engines, config=FLASK_CONFIG)
     assert result.ret == 0
     assert app_files(root) == []
 
@@ -639,9 +598,11 @@ def test_multidb_model_change_in_one_bind(flask_project, run_checks):
         multidb_app(account_extra="nickname: so.Mapped[str | None] = so.mapped_column(sa.String(40))"),
         ini="migrations_flask_app = app:app",
     )
-    result = run(run_checks)
-    assert outcomes(result) == checks(test_model_matches_migrations="failed")
-    assert failure_message(result, "test_model_matches_migrations[sqlite]") == [
+    result = run_checks()
+    assert item_outcomes(result, node_ids=True) == expected_outcomes(
+        config=FLASK_CONFIG, test_model_matches_migrations="failed"
+    )
+    assert failure_lines(result, "test_model_matches_migrations[sqlite]") == [
         "test_model_matches_migrations[sqlite] failed:",
         "the schema the migrations build [bind users] differs from what metadata.create_all builds "
         '(add a migration, e.g. `flask db migrate -m "..."`, or fix the model):',
@@ -677,9 +638,9 @@ def test_multidb_model_change_in_one_bind(flask_project, run_checks):
 )
 def test_app_that_cannot_be_used_is_a_usage_error(flask_project, run_checks, app_py, ref, message):
     flask_project("library", app_py, ini=f"migrations_flask_app = {ref}")
-    result = run(run_checks)
+    result = run_checks()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert outcomes(result) == {}
+    assert item_outcomes(result, node_ids=True) == {}
     assert f"ERROR: {message}" in result.errlines
 
 
@@ -703,5 +664,5 @@ def test_migrator_fixture_multidb(flask_project, run_checks):
             """
         },
     )
-    result = run(run_checks, "-m", "not migrations")
-    assert outcomes(result) == {"tests/test_multidb.py::test_up_and_down[sqlite]": "passed"}
+    result = run_checks("-m", "not migrations")
+    assert item_outcomes(result, node_ids=True) == {"tests/test_multidb.py::test_up_and_down[sqlite]": "passed"}

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from conftest import revision
+from conftest import QUIET, revision
 
 ONE = {
     "0001_t": revision(
         "0001", None, 'op.create_table("t", sa.Column("id", sa.Integer(), primary_key=True))', 'op.drop_table("t")'
     )
 }
-QUIET = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:benchmark")
 
 
 def test_an_image_setting_selects_docker_and_without_docker_the_items_fail(project, pytester, monkeypatch):

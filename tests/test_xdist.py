@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import SERVER_URLS, revision
+from conftest import QUIET, SERVER_URLS, revision
 
 FORGETFUL = {
     "0001_t": revision(
@@ -13,7 +13,6 @@ FORGETFUL = {
     "0002_x": revision("0002", "0001", 'op.add_column("t", sa.Column("x", sa.Integer()))', ""),
 }
 MODELS = 't = sa.Table("t", metadata, sa.Column("id", sa.Integer(), primary_key=True), sa.Column("x", sa.Integer()))\n'
-QUIET = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:benchmark")
 
 
 def _summary(result) -> list[str]:
