@@ -85,6 +85,19 @@ def _start(pytester, tmp_path, *args):
     return process, walking_pid
 
 
+def _collect_only(pytester, *args: str) -> subprocess.CompletedProcess[str]:
+    """A fresh run that only collects: enough for the start-of-session leftover report."""
+    command = [sys.executable, "-m", "pytest", "--migrations", "--migrations-engines=postgresql", "--co", "-q"]
+    return subprocess.run(
+        [*command, "-p", "no:cacheprovider", *args],
+        cwd=pytester.path,
+        env=dict(os.environ, PYTEST_MIGRATIONS_POSTGRESQL_URL=SERVER_URLS["postgresql"]),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def test_ctrl_c_mid_walk_leaves_nothing_behind(pytester, project, tmp_path):
     project(BLOCKING)
     process, walking_pid = _start(pytester, tmp_path)
@@ -112,48 +125,13 @@ def test_killed_worker_leftovers_are_listed_then_dropped_on_request(pytester, pr
     try:
         leftovers = _our_databases(worker_pid)
         assert leftovers, "a SIGKILLed worker cannot drop its database"
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "--migrations",
-                "--migrations-engines=postgresql",
-                "--co",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-            ],
-            cwd=pytester.path,
-            env=dict(os.environ, PYTEST_MIGRATIONS_POSTGRESQL_URL=SERVER_URLS["postgresql"]),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = _collect_only(pytester)
         for name in leftovers:
             assert f"left by a killed run: database {name}" in result.stdout
         assert "pytest --migrations --migrations-drop-stale" in result.stdout
         assert _our_databases(worker_pid) == leftovers, "listing must not drop anything"
 
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "--migrations",
-                "--migrations-engines=postgresql",
-                "--co",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                "--migrations-drop-stale",
-            ],
-            cwd=pytester.path,
-            env=dict(os.environ, PYTEST_MIGRATIONS_POSTGRESQL_URL=SERVER_URLS["postgresql"]),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = _collect_only(pytester, "--migrations-drop-stale")
         assert f"dropped: database {leftovers[0]}" in result.stdout
         assert _our_databases(worker_pid) == []
         assert _our_temp_dirs(worker_pid) == []
