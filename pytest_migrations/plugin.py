@@ -57,20 +57,16 @@ def pytest_configure(config: pytest.Config) -> None:
     except ProjectError as exc:
         raise pytest.UsageError(f"pytest-migrations: {exc}") from None
     config.pluginmanager.register(Summary(), "pytest_migrations_summary")
-    # Keep every item of one engine on one xdist worker, so one walk serves them all. Workers parse
-    # the command line again, so the controller tells them through workerinput (see below).
-    if getattr(config.option, "dist", "no") == "load":
-        config.option.dist = "loadgroup"
-    workerinput = getattr(config, "workerinput", {})
-    if workerinput.get("pytest_migrations_loadgroup"):
-        config.option.loadgroup = True
 
 
-@pytest.hookimpl(optionalhook=True)
-def pytest_configure_node(node: Any) -> None:
-    """pytest-xdist: runs on the controller for each worker it starts."""
-    if node.config.getoption("--migrations") and node.config.option.dist == "loadgroup":
-        node.workerinput["pytest_migrations_loadgroup"] = True
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """pytest-xdist: with --dist load (the default of -n), one worker runs all checks of an engine."""
+    if config.getoption("--migrations") and config.getvalue("dist") == "load":
+        from pytest_migrations.xdist_support import make_scheduler
+
+        return make_scheduler(config, log)
+    return None
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -98,7 +94,6 @@ class MigrationsFile(pytest.File):
             for engine in settings.engines:
                 item = MigrationCheck.from_parent(self, name=f"{check}[{engine}]", check=check, engine=engine)
                 item.add_marker(pytest.mark.migrations)
-                item.add_marker(pytest.mark.xdist_group(engine))
                 items.append(item)
         return items
 

@@ -45,7 +45,7 @@ def test_parallel_run_gives_the_serial_verdicts_with_one_worker_per_engine(pytes
 
     workers: dict[str, set[str]] = {}
     for line in parallel.outlines:
-        match = re.match(r"\[(gw\d+)\] .*::(test_\w+)\[(\w+)\]@\w+", line)
+        match = re.match(r"\[(gw\d+)\] .*::(test_\w+)\[(\w+)\]", line)
         if match:
             workers.setdefault(match.group(3), set()).add(match.group(1))
     assert set(workers) == {"sqlite", "postgresql", "mysql"}
