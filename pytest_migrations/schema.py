@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -254,6 +255,12 @@ _REACHES_UNNAMED = re.compile(
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 
 
+def tables_named(statements: Iterable[str], tables: Iterable[str]) -> set[str]:
+    """The tables a batch of SQL statements names (a word match: over-approximating is safe)."""
+    words = {w.lower() for statement in statements for w in _WORD.findall(statement)}
+    return {t for t in tables if t.lower() in words}
+
+
 def tables_to_refingerprint(statements: list[str], previous: Snapshot, now: set[str]) -> set[str] | None:
     """Tables whose schema the statements may have changed, or None if that cannot be told from them.
 
@@ -262,8 +269,7 @@ def tables_to_refingerprint(statements: list[str], previous: Snapshot, now: set[
     """
     if any(_REACHES_UNNAMED.search(statement) for statement in statements):
         return None
-    words = {w.lower() for statement in statements for w in _WORD.findall(statement)}
-    named = {t for t in previous.tables if t.lower() in words} | (now - previous.tables.keys())
+    named = tables_named(statements, previous.tables) | (now - previous.tables.keys())
     children = {t.name for t in previous.tables.values() if any(parent in named for _c, parent, _r in t.links)}
     return (named | children) & now
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from pytest_migrations.schema import Snapshot, TableSchema
+from pytest_migrations.schema import Snapshot, TableSchema, tables_named
 
 RowSupplier = Callable[[str, str], "list[dict[str, Any]] | None"]
 KEY_BASE = 100001  # far above what a data migration's own inserts get from a sequence
@@ -379,17 +379,6 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, (int, float, decimal.Decimal)) and isinstance(b, (int, float, decimal.Decimal)):
         return decimal.Decimal(str(a)) == decimal.Decimal(str(b))
     return False
-
-
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
-
-
-def tables_named(statements: Iterable[str], tables: Iterable[str]) -> set[str]:
-    """Tables a batch of SQL statements may have touched: every table named in them."""
-    words: set[str] = set()
-    for statement in statements:
-        words.update(w.lower() for w in _WORD.findall(statement))
-    return {t for t in tables if t.lower() in words}
 
 
 _READ_ONLY_OR_DML = ("select", "insert", "update", "delete", "with", "savepoint", "release", "rollback")
