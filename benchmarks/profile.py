@@ -3,7 +3,7 @@
     python benchmarks/profile.py [--size 200] [--engines sqlite postgresql mysql] [--top 10]
 
 Runs `python -m cProfile -o benchmarks/generated/profile-ENGINE-nN.prof -m pytest
---migrations --migrations-engines=ENGINE -p no:cacheprovider -q` in the generated
+-p pytest_migrations.plugin --migrations --migrations-engines=ENGINE -q` in the generated
 N-revision project, then prints, per engine, the own time by package and the top
 cumulative entries inside pytest_migrations/ and inside sqlalchemy/ + alembic/.
 The summary also replaces the profile section of benchmarks/RESULTS.md (unless
@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import GENERATED, PLUGIN, PROFILE_MARK, RESULTS, child_env, use_plugin_ref
+from run import GENERATED, PLUGIN, PROFILE_MARK, RESULTS, child_env, plugin_cmd, use_plugin_ref
 
 HERE = Path(__file__).resolve().parent
 
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         f"## Profile: one N={args.size} plugin run per engine (cProfile)",
         "",
         f"`python benchmarks/profile.py --size {args.size}`: `python -m cProfile -o ... -m pytest --migrations "
-        "--migrations-engines=ENGINE -p no:cacheprovider -q` in the generated project. cProfile slows Python code "
+        "--migrations-engines=ENGINE -q` (plugin autoloading off, as in run.py) in the generated project. cProfile slows Python code "
         "down (not the time spent waiting for the database), so Python shares are overstated. "
         + f"pytest-migrations: {PLUGIN['describe']}.",
         "",
@@ -168,8 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         prof = GENERATED / f"profile-{engine}-n{args.size}.prof"
         wall = 0.0
         if not args.no_run:
-            cmd = [sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "pytest", "--migrations"]
-            cmd += [f"--migrations-engines={engine}", "-p", "no:cacheprovider", "-q"]
+            cmd = [sys.executable, "-m", "cProfile", "-o", str(prof), *plugin_cmd(engine)[1:], "-q"]
             started = time.perf_counter()
             proc = subprocess.run(cmd, cwd=project, env=child_env(), capture_output=True, text=True)
             wall = time.perf_counter() - started
