@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,6 +92,14 @@ class Walk:
     seed_state: seeding.SeedState | None = None
 
 
+@dataclass
+class ModelBuild:
+    """What metadata.create_all builds on a throwaway database of its own, or why it could not."""
+
+    snapshot: schemas.Snapshot | None = None
+    error: str | None = None
+
+
 def single_head_verdict(project: Project) -> Verdict:
     verdict = Verdict(SINGLE_HEAD)
     if len(project.heads) > 1:
@@ -118,7 +127,9 @@ def walk_program(
     options: CheckOptions,
     reader: schemas.SchemaReader,
     supply: seeding.RowSupplier | None,
+    on_metadata: Callable[[str | None, Any], None] = lambda bind, metadata: None,
 ):
+    """`on_metadata(bind, target_metadata)` is called as soon as env.py has configured each bind."""
     order = [rev.id for rev in project.revisions]
     verdicts = walk.verdicts
     rules = options.ignore_rules
@@ -133,6 +144,7 @@ def walk_program(
         bind = bind_of(context)
         on = "" if bind is None else f" [bind {bind or 'default'}]"
         walk.metadata[bind] = context.opts.get("target_metadata")
+        on_metadata(bind, walk.metadata[bind])
         statements: list[str] = []
         capture = {"on": False}
 
@@ -379,126 +391,123 @@ def run_engine(
     walk_metadata: dict[str | None, Any] = {}
     blocked: str | None = None
 
-    for _ in range(MAX_WALKS):
-        walk = Walk(seed=seed, skip_cycle=skip, verdicts={check: Verdict(check) for check in WALK_CHECKS})
-        database = server.create_database()
-        try:
-            outcome = drive(project, database.url, walk_program(project, walk, options, reader, supply), server)
-        finally:
-            database.drop()
-        walk.outcome = outcome
-        report.walks += 1
-        walk_metadata = walk_metadata or walk.metadata
-        if not report.upgrade_seconds:
-            for move, seconds in outcome.timings:
-                if move.phase == "upgrade":
-                    report.upgrade_seconds[move.revision] = seconds
-        for check, verdict in walk.verdicts.items():
-            if check == DATA and not walk.seed:
+    # The model's database is built beside the walk: creating a database costs a PostgreSQL server
+    # a quarter of a second or more, and the walk does not need to wait for it.
+    builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pytest-migrations-model")
+    models: dict[str | None, Future[ModelBuild]] = {}
+
+    def on_metadata(bind: str | None, found: Any) -> None:
+        chosen = _model_metadata(metadata, bind, found)
+        if chosen is not None and bind not in models:
+            models[bind] = builder.submit(build_model, server, chosen)
+
+    try:
+        for _ in range(MAX_WALKS):
+            walk = Walk(seed=seed, skip_cycle=skip, verdicts={check: Verdict(check) for check in WALK_CHECKS})
+            database = server.create_database()
+            try:
+                program = walk_program(project, walk, options, reader, supply, on_metadata)
+                outcome = drive(project, database.url, program, server)
+            finally:
+                database.drop()
+            walk.outcome = outcome
+            report.walks += 1
+            walk_metadata = walk_metadata or walk.metadata
+            if not report.upgrade_seconds:
+                for move, seconds in outcome.timings:
+                    if move.phase == "upgrade":
+                        report.upgrade_seconds[move.revision] = seconds
+            for check, verdict in walk.verdicts.items():
+                if check == DATA and not walk.seed:
+                    continue
+                for problem in verdict.problems:
+                    verdicts[check].problem(problem)
+                for note in verdict.notes:
+                    verdicts[check].note(note)
+            if walk.seed_state is not None:
+                for problem in walk.seed_state.problems.values():
+                    verdicts[DATA].note(problem + "; supply rows with the pytest_migrations_rows hook")
+            heads = heads or walk.heads
+            move = outcome.failed_move
+
+            if pending_data_failure is not None and (move is None or move != pending_data_failure):
+                verdicts[DATA].problem(pending_failure_text)  # the empty database got past it: the rows were the cause
+                pending_data_failure = None
+
+            if outcome.completed:
+                break
+            error = outcome.error
+            assert error is not None
+            if outcome.error_in == "env":
+                blocked = (
+                    f"env.py ({project.script.dir}/env.py) failed before running any migration on {engine}.\n"
+                    + (f"at {error_location(error, project)}\n" if error_location(error, project) else "")
+                    + describe_error(error)
+                )
+                for verdict in verdicts.values():
+                    verdict.problem(blocked)
+                break
+            if outcome.error_in == "check" or move is None:
+                text = f"pytest-migrations could not inspect the database on {engine}: {describe_error(error)}"
+                for verdict in verdicts.values():
+                    verdict.problem(text)
+                break
+            if seed and move.phase in ("upgrade", "stepwise"):
+                pending_data_failure = move
+                pending_failure_text = _step_failure(project, engine, move, error, with_rows=True)
+                seed = False
                 continue
-            for problem in verdict.problems:
-                verdicts[check].problem(problem)
-            for note in verdict.notes:
-                verdicts[check].note(note)
-        if walk.seed_state is not None:
-            for problem in walk.seed_state.problems.values():
-                verdicts[DATA].note(problem + "; supply rows with the pytest_migrations_rows hook")
-        heads = heads or walk.heads
-        move = outcome.failed_move
-
-        if pending_data_failure is not None and (move is None or move != pending_data_failure):
-            verdicts[DATA].problem(pending_failure_text)  # the empty database got past it: the rows were the cause
-            pending_data_failure = None
-
-        if outcome.completed:
+            if pending_data_failure is not None:  # failed at the same step without rows: not the data's fault
+                verdicts[DATA].problem(
+                    f"not checked beyond {move.revision}: its {move.direction} fails on an empty database too "
+                    f"(see {PHASE_OWNER[move.phase]}[{engine}])."
+                )
+                pending_data_failure = None
+            owner = PHASE_OWNER[move.phase]
+            verdicts[owner].problem(_step_failure(project, engine, move, error, with_rows=False))
+            if move.phase == "stepwise":
+                skip = skip | {move.revision}
+                verdicts[STEPWISE].note(
+                    f"{move.revision} was stepped over in later walks so the other revisions get checked"
+                )
+                continue
+            if move.phase == "upgrade":
+                blocked = f"not checked: the upgrade to {move.revision} fails (see {UPGRADE}[{engine}])."
+                for check in (STEPWISE, DOWNGRADE, ROUNDTRIP, MODEL, DATA):
+                    if not verdicts[check].problems:
+                        verdicts[check].problem(blocked)
+            elif move.phase == "downgrade":
+                verdicts[ROUNDTRIP].problem(
+                    f"not checked: the downgrade of {move.revision} fails (see {DOWNGRADE}[{engine}])."
+                )
             break
-        error = outcome.error
-        assert error is not None
-        if outcome.error_in == "env":
-            blocked = (
-                f"env.py ({project.script.dir}/env.py) failed before running any migration on {engine}.\n"
-                + (f"at {error_location(error, project)}\n" if error_location(error, project) else "")
-                + describe_error(error)
-            )
+        else:
             for verdict in verdicts.values():
-                verdict.problem(blocked)
-            break
-        if outcome.error_in == "check" or move is None:
-            text = f"pytest-migrations could not inspect the database on {engine}: {describe_error(error)}"
-            for verdict in verdicts.values():
-                verdict.problem(text)
-            break
-        if seed and move.phase in ("upgrade", "stepwise"):
-            pending_data_failure = move
-            pending_failure_text = _step_failure(project, engine, move, error, with_rows=True)
-            seed = False
-            continue
-        if pending_data_failure is not None:  # failed at the same step without rows: not the data's fault
-            verdicts[DATA].problem(
-                f"not checked beyond {move.revision}: its {move.direction} fails on an empty database too "
-                f"(see {PHASE_OWNER[move.phase]}[{engine}])."
-            )
-            pending_data_failure = None
-        owner = PHASE_OWNER[move.phase]
-        verdicts[owner].problem(_step_failure(project, engine, move, error, with_rows=False))
-        if move.phase == "stepwise":
-            skip = skip | {move.revision}
-            verdicts[STEPWISE].note(
-                f"{move.revision} was stepped over in later walks so the other revisions get checked"
-            )
-            continue
-        if move.phase == "upgrade":
-            blocked = f"not checked: the upgrade to {move.revision} fails (see {UPGRADE}[{engine}])."
-            for check in (STEPWISE, DOWNGRADE, ROUNDTRIP, MODEL, DATA):
-                if not verdicts[check].problems:
-                    verdicts[check].problem(blocked)
-        elif move.phase == "downgrade":
-            verdicts[ROUNDTRIP].problem(
-                f"not checked: the downgrade of {move.revision} fails (see {DOWNGRADE}[{engine}])."
-            )
-        break
-    else:
-        for verdict in verdicts.values():
-            verdict.problem(
-                f"gave up after {MAX_WALKS} walks: too many revisions fail; fix the first ones and run again."
-            )
+                verdict.problem(
+                    f"gave up after {MAX_WALKS} walks: too many revisions fail; fix the first ones and run again."
+                )
+    finally:
+        builder.shutdown(wait=True)  # its database is dropped even when the walk was interrupted
 
     if not walk_metadata:
         walk_metadata = {None: None}
     for bind, found in walk_metadata.items():
-        chosen = metadata if metadata is not None and bind in (None, "") else found
+        wanted = _model_metadata(metadata, bind, found) is not None
+        build = models[bind].result() if bind in models else None
         _model_verdict(
-            verdicts[MODEL], heads.get(bind), chosen, bind, server, reader, options, blocked, bool(project.flask_binds)
+            verdicts[MODEL], heads.get(bind), wanted, build, bind, options, blocked, bool(project.flask_binds)
         )
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _model_verdict(
-    verdict: Verdict,
-    head: schemas.Snapshot | None,
-    metadata: Any,
-    bind: str | None,
-    server: Server,
-    reader: schemas.SchemaReader,
-    options: CheckOptions,
-    blocked: str | None,
-    flask: bool = False,
-) -> None:
-    on = "" if bind is None else f" [bind {bind or 'default'}]"
-    autogenerate = 'flask db migrate -m "..."' if flask else 'alembic revision --autogenerate -m "..."'
-    if verdict.problems:
-        return  # the walk never got far enough (env.py failed, or an upgrade did): that is the verdict
-    if metadata is None:
-        verdict.skip_reason = (
-            "no target metadata: env.py passes target_metadata=None and neither --migrations-metadata "
-            "nor the migrations_metadata ini key names one"
-        )
-        return
-    if head is None:
-        if not verdict.problems:
-            verdict.problem(blocked or "not checked: the walk never reached head.")
-        return
+def _model_metadata(given: Any, bind: str | None, found: Any) -> Any:
+    """The metadata to compare a bind with: the one the user named, else the one env.py passes."""
+    return given if given is not None and bind in (None, "") else found
+
+
+def build_model(server: Server, metadata: Any) -> ModelBuild:
+    """Snapshot what metadata.create_all builds on a fresh database (runs in a thread beside the walk)."""
     metadatas = metadata if isinstance(metadata, (list, tuple)) else [metadata]
     database = server.create_database()
     try:
@@ -508,19 +517,47 @@ def _model_verdict(
                 for item in metadatas:
                     item.create_all(conn)
             with engine.connect() as conn:
-                model = reader.snapshot(conn)
-        except sa.exc.DBAPIError as exc:
-            verdict.problem(
-                f"metadata.create_all fails on {server.engine}, so the model cannot be compared: {describe_error(exc)}"
+                return ModelBuild(snapshot=schemas.SchemaReader().snapshot(conn))
+        except sa.exc.SQLAlchemyError as exc:
+            return ModelBuild(
+                error=f"metadata.create_all fails on {server.engine}, so the model cannot be compared: "
+                + describe_error(exc)
             )
-            return
         finally:
             engine.dispose()
     finally:
         database.drop()
+
+
+def _model_verdict(
+    verdict: Verdict,
+    head: schemas.Snapshot | None,
+    wanted: bool,
+    build: ModelBuild | None,
+    bind: str | None,
+    options: CheckOptions,
+    blocked: str | None,
+    flask: bool = False,
+) -> None:
+    on = "" if bind is None else f" [bind {bind or 'default'}]"
+    autogenerate = 'flask db migrate -m "..."' if flask else 'alembic revision --autogenerate -m "..."'
+    if verdict.problems:
+        return  # the walk never got far enough (env.py failed, or an upgrade did): that is the verdict
+    if not wanted:
+        verdict.skip_reason = (
+            "no target metadata: env.py passes target_metadata=None and neither --migrations-metadata "
+            "nor the migrations_metadata ini key names one"
+        )
+        return
+    if head is None or build is None:
+        verdict.problem(blocked or "not checked: the walk never reached head.")
+        return
+    if build.snapshot is None:
+        verdict.problem(build.error or "the model could not be built.")
+        return
     lines = [
         d.text
-        for d in schemas.diff(model, head, "in the model", "at head")
+        for d in schemas.diff(build.snapshot, head, "in the model", "at head")
         if not schemas.ignored(d, options.ignore_rules)
     ]
     if lines:
