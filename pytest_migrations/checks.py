@@ -147,6 +147,7 @@ def walk_program(
         on_metadata(bind, walk.metadata[bind])
         statements: list[str] = []
         capture = {"on": False}
+        moves = {"count": 0}
 
         @event.listens_for(conn, "before_cursor_execute")
         def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -158,6 +159,9 @@ def walk_program(
             capture["on"] = True
             yield move
             capture["on"] = False
+            moves["count"] += 1
+            if moves["count"] % 30 == 0:
+                _relieve_memory(conn, collect=moves["count"] % 150 == 0)
 
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql("PRAGMA synchronous = OFF")  # a throwaway file needs no fsync
@@ -179,15 +183,7 @@ def walk_program(
                     state.known.pop(name, None)
             return fresh
 
-        for index, rev in enumerate(order):
-            if index % 10 == 9:
-                # The engine's compiled-SQL cache keys hold the Table graphs batch mode reflects for
-                # every rebuild; on a long walk that alone is hundreds of MB.
-                cache = getattr(conn.engine, "_compiled_cache", None)
-                if cache is not None:
-                    cache.clear()
-                if index % 50 == 49:
-                    gc.collect()
+        for rev in order:
             parent = _parents_label(project, rev)
             before = current
             before_rows: dict[str, seeding.TableRows] = {}
@@ -298,6 +294,19 @@ def walk_program(
             )
 
     return program
+
+
+def _relieve_memory(conn: sa.Connection, collect: bool) -> None:
+    """Keep a long walk's memory flat.
+
+    The engine's compiled-SQL cache keys hold the Table graphs that batch mode reflects for every
+    table rebuild; over hundreds of moves that alone is hundreds of MB.
+    """
+    cache = getattr(conn.engine, "_compiled_cache", None)
+    if cache is not None:
+        cache.clear()
+    if collect:
+        gc.collect()
 
 
 def _attribute(upgrade: list[tuple[str, str]], downgrade: list[tuple[str, str]]) -> list[str]:
