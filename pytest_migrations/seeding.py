@@ -17,13 +17,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.util import LRUCache
 
 from pytest_migrations.schema import Snapshot, TableSchema, tables_named
 
 RowSupplier = Callable[[str, str], "list[dict[str, Any]] | None"]
 KEY_BASE = 100001  # far above what a data migration's own inserts get from a sequence
-# Each table state is its own Table object: caching their compiled SQL only fills memory.
-NO_CACHE = {"compiled_cache": None}
+# Each table state is its own Table object; the engine's own compiled cache would keep every one
+# alive, so reads and inserts use a small cache of their own (a table is read several times per step).
+SQL_CACHE = {"compiled_cache": LRUCache(256)}
 
 
 @dataclass
@@ -60,7 +62,7 @@ def sa_table(schema: TableSchema, writable: bool = False) -> sa.Table:
 def read_rows(conn: sa.Connection, schema: TableSchema) -> TableRows:
     table = sa_table(schema)
     key = schema.primary_key if schema.primary_key and set(schema.primary_key) <= set(schema.types) else ()
-    result = conn.execute(sa.select(table), execution_options=NO_CACHE).mappings().all()
+    result = conn.execute(sa.select(table), execution_options=SQL_CACHE).mappings().all()
     rows: dict[tuple[Any, ...], dict[str, Any]] = {}
     if key:
         for row in result:
@@ -220,7 +222,7 @@ def seed_tables(
             continue
         savepoint = conn.begin_nested() if savepoints else None
         try:
-            conn.execute(sa_table(schema, writable=True).insert(), rows, execution_options=NO_CACHE)
+            conn.execute(sa_table(schema, writable=True).insert(), rows, execution_options=SQL_CACHE)
         except sa.exc.DBAPIError as exc:
             if savepoint is not None:
                 savepoint.rollback()
