@@ -26,7 +26,7 @@ from sqlalchemy import event
 from pytest_migrations import schema as schemas
 from pytest_migrations import seeding
 from pytest_migrations.project import Project
-from pytest_migrations.providers import Server
+from pytest_migrations.providers import Database, Server
 from pytest_migrations.walk import DriveOutcome, Move, describe_error, drive, error_location
 
 SINGLE_HEAD = "test_single_head"
@@ -199,7 +199,7 @@ def walk_program(
             touched: set[str] = set()
             if state is not None:
                 every = before.tables.keys() | after.tables.keys()
-                touched = seeding.tables_affected(up_statements, every, before)
+                touched = seeding.tables_affected(up_statements, every, before, seeding.enforces_foreign_keys(conn))
                 fresh = refresh(touched, after)
                 label = f"upgrade {parent} -> {rev}"
                 upgrade_losses = seeding.losses_after_upgrade(
@@ -225,7 +225,7 @@ def walk_program(
                 )
             if state is not None:
                 every = before.tables.keys() | after.tables.keys() | back.tables.keys()
-                touched |= seeding.tables_affected(down_statements, every, before)
+                touched |= seeding.tables_affected(down_statements, every, before, seeding.enforces_foreign_keys(conn))
                 fresh = refresh(touched, back)
                 downgrade_losses = seeding.losses_after_downgrade(
                     {t: before_rows[t] for t in touched if t in before_rows}, fresh, f"downgrade {rev} -> {parent}"
@@ -247,7 +247,8 @@ def walk_program(
                 )
             if state is not None:
                 # The downgrade's refresh left every touched table current; only the re-upgrade's own tables moved.
-                refresh(seeding.tables_affected(statements, again.tables.keys() | back.tables.keys(), back), again)
+                every = again.tables.keys() | back.tables.keys()
+                refresh(seeding.tables_affected(statements, every, back, seeding.enforces_foreign_keys(conn)), again)
             current = again
 
         walk.heads[bind] = current
@@ -386,8 +387,9 @@ def run_engine(
     options: CheckOptions,
     metadata: Any,
     supply: seeding.RowSupplier | None = None,
+    first_database: Database | None = None,
 ) -> EngineReport:
-    """All walk-based verdicts for one engine."""
+    """All walk-based verdicts for one engine; `first_database`, if given, is a fresh one for the first walk."""
     engine = server.engine
     started = time.perf_counter()
     report = EngineReport(engine, {check: Verdict(check) for check in WALK_CHECKS}, len(project.revisions))
@@ -413,7 +415,8 @@ def run_engine(
     try:
         for _ in range(MAX_WALKS):
             walk = Walk(seed=seed, skip_cycle=skip, verdicts={check: Verdict(check) for check in WALK_CHECKS})
-            database = server.create_database()
+            database = first_database or server.create_database()
+            first_database = None
             try:
                 program = walk_program(project, walk, options, reader, supply, on_metadata)
                 outcome = drive(project, database.url, program, server)

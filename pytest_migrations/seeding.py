@@ -392,16 +392,33 @@ def changes_schema(statements: Iterable[str]) -> bool:
     return any(not statement.lstrip().lower().startswith(_READ_ONLY_OR_DML) for statement in statements)
 
 
-def tables_affected(statements: list[str], tables: Iterable[str], snapshot: Snapshot) -> set[str]:
+_READS_ONLY = re.compile(r"^\s*(select|pragma|show|describe|explain)\b", re.I)
+
+
+def tables_affected(
+    statements: list[str], tables: Iterable[str], snapshot: Snapshot, cascades: bool = True
+) -> set[str]:
     """Tables whose rows a batch of statements may have changed.
 
-    Every table a statement names, plus the tables that reference one named in a DELETE,
-    UPDATE, TRUNCATE or DROP: ON DELETE/UPDATE CASCADE reaches them without naming them.
+    Every table a statement that can write names (reflection queries, such as the PRAGMAs of
+    SQLite's batch mode, do not count), plus, if the database enforces foreign keys (`cascades`),
+    the tables that reference one named in a DELETE, UPDATE, TRUNCATE or DROP: ON DELETE/UPDATE
+    CASCADE reaches them without naming them.
     """
     tables = list(tables)
-    named = tables_named(statements, tables)
-    removing = tables_named([s for s in statements if _REMOVES_ROWS.match(s)], tables)
+    writes = [s for s in statements if not _READS_ONLY.match(s)]
+    named = tables_named(writes, tables)
+    if not cascades:
+        return named
+    removing = tables_named([s for s in writes if _REMOVES_ROWS.match(s)], tables)
     return named | with_children(removing, snapshot)
+
+
+def enforces_foreign_keys(conn: sa.Connection) -> bool:
+    """SQLite enforces foreign keys, cascades included, only where `PRAGMA foreign_keys` is on."""
+    if conn.dialect.name != "sqlite":
+        return True
+    return bool(conn.exec_driver_sql("PRAGMA foreign_keys").scalar())
 
 
 def with_children(names: set[str], snapshot: Snapshot) -> set[str]:
