@@ -26,7 +26,7 @@ from sqlalchemy import event
 from pytest_migrations import schema as schemas
 from pytest_migrations import seeding
 from pytest_migrations.project import Project
-from pytest_migrations.providers import Database, Server
+from pytest_migrations.providers import Server
 from pytest_migrations.walk import DriveOutcome, Move, describe_error, drive, error_location
 
 SINGLE_HEAD = "test_single_head"
@@ -387,9 +387,8 @@ def run_engine(
     options: CheckOptions,
     metadata: Any,
     supply: seeding.RowSupplier | None = None,
-    first_database: Database | None = None,
 ) -> EngineReport:
-    """All walk-based verdicts for one engine; `first_database`, if given, is a fresh one for the first walk."""
+    """All walk-based verdicts for one engine."""
     engine = server.engine
     started = time.perf_counter()
     report = EngineReport(engine, {check: Verdict(check) for check in WALK_CHECKS}, len(project.revisions))
@@ -415,8 +414,7 @@ def run_engine(
     try:
         for _ in range(MAX_WALKS):
             walk = Walk(seed=seed, skip_cycle=skip, verdicts={check: Verdict(check) for check in WALK_CHECKS})
-            database = first_database or server.create_database()
-            first_database = None
+            database = server.create_database()
             try:
                 program = walk_program(project, walk, options, reader, supply, on_metadata)
                 outcome = drive(project, database.url, program, server)

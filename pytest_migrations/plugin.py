@@ -52,20 +52,11 @@ def pytest_configure(config: pytest.Config) -> None:
     from pytest_migrations.reporting import Summary
 
     session = get_session(config)
-    if _runs_checks_here(config):
-        session.warm_up(session.settings.engines)
     try:
         session.validate()
     except ProjectError as exc:
-        session.close()
         raise pytest.UsageError(f"pytest-migrations: {exc}") from None
     config.pluginmanager.register(Summary(), "pytest_migrations_summary")
-
-
-def _runs_checks_here(config: pytest.Config) -> bool:
-    """A plain run (not --collect-only, not under xdist, where a worker learns its engines only later)."""
-    distributed = hasattr(config, "workerinput") or bool(getattr(config.option, "numprocesses", None))
-    return not config.option.collectonly and not distributed
 
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)

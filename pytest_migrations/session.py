@@ -7,14 +7,12 @@ each worker has its own, so servers and throwaway databases are never shared.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_migrations import checks
 from pytest_migrations.project import Project, ProjectError, import_object, load_project
-from pytest_migrations.providers import Database, ProviderUnavailable, Server, open_server
+from pytest_migrations.providers import ProviderUnavailable, Server, open_server
 from pytest_migrations.seeding import RowSupplier
 from pytest_migrations.settings import Settings
 
@@ -30,9 +28,6 @@ class MigrationsSession:
     _servers: dict[str, Server] = field(default_factory=dict)
     _server_errors: dict[str, str] = field(default_factory=dict)
     _reports: dict[str, checks.EngineReport] = field(default_factory=dict)
-    _warm_up: ThreadPoolExecutor | None = None
-    _warming: dict[str, Future[tuple[Server, Database | None]]] = field(default_factory=dict)
-    _first_database: dict[str, Database] = field(default_factory=dict)
 
     @property
     def project(self) -> Project:
@@ -77,35 +72,7 @@ class MigrationsSession:
         """Everything that can be checked without a database, so bad input is a usage error up front."""
         _ = self.project, self.options, self.metadata
 
-    def warm_up(self, engines: Iterable[str]) -> None:
-        """Open the servers and create each engine's first walk database in a thread, during pytest's start-up.
-
-        A PostgreSQL server needs a quarter of a second for CREATE DATABASE; importing Alembic and
-        collecting can pay for it. Errors are kept and raised where they always were: in the checks.
-        """
-        self._warm_up = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pytest-migrations-warm-up")
-        for engine in engines:
-            if engine != "sqlite":  # a SQLite file costs nothing to create
-                self._warming[engine] = self._warm_up.submit(self._open_with_database, engine)
-
-    def _open_with_database(self, engine: str) -> tuple[Server, Database | None]:
-        server = open_server(engine, self.settings, self.worker)
-        try:
-            return server, server.create_database()
-        except Exception:
-            return server, None  # the walk creates it again, and reports what goes wrong then
-
     def server(self, engine: str) -> Server:
-        if engine in self._warming:
-            future = self._warming.pop(engine)
-            try:
-                server, database = future.result()
-            except ProviderUnavailable as exc:
-                self._server_errors[engine] = str(exc)
-            else:
-                self._servers[engine] = server
-                if database is not None:
-                    self._first_database[engine] = database
         if engine in self._server_errors:
             raise ProviderUnavailable(self._server_errors[engine])
         if engine not in self._servers:
@@ -118,25 +85,12 @@ class MigrationsSession:
 
     def report(self, engine: str) -> checks.EngineReport:
         if engine not in self._reports:
-            server = self.server(engine)
             self._reports[engine] = checks.run_engine(
-                self.project,
-                server,
-                self.options,
-                self.metadata,
-                self.supply_rows,
-                first_database=self._first_database.pop(engine, None),
+                self.project, self.server(engine), self.options, self.metadata, self.supply_rows
             )
         return self._reports[engine]
 
     def close(self) -> None:
-        if self._warm_up is not None:
-            self._warm_up.shutdown(wait=True)  # a database still being created is dropped below
-            for engine in list(self._warming):
-                try:
-                    self.server(engine)
-                except ProviderUnavailable:
-                    pass
         for server in self._servers.values():
             server.stop()
         self._servers.clear()
