@@ -105,7 +105,8 @@ def summarize(path: Path, engine: str, top: int, wall: float) -> list[str]:
         ),
         ("  of which seeding rows (`seeding.py` seed_tables)", cum("pytest_migrations/seeding.py", "seed_tables")),
         (
-            "model check (`checks.py` _model_verdict: create_all + snapshot)",
+            "model check in the main thread (`checks.py` _model_verdict; create_all and its snapshot run in a "
+            "thread beside the walk, which cProfile does not see)",
             cum("pytest_migrations/checks.py", "_model_verdict"),
         ),
     ]
