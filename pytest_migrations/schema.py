@@ -481,6 +481,11 @@ def reflect_table(inspector: Inspector, name: str, dialect: sa.Dialect) -> Table
         reflected = _reflect_postgresql(inspector.bind, name)
     else:
         reflected = _reflect_with_inspector(inspector, name)
+    return table_schema(name, raw_columns, reflected, dialect)
+
+
+def table_schema(name: str, raw_columns: list[Any], reflected: _Reflected, dialect: sa.Dialect) -> TableSchema:
+    """Normalize what reflection found into the schema every check compares."""
     columns = tuple(
         ColumnSchema(
             name=col["name"],

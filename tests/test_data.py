@@ -432,3 +432,43 @@ def test_rows_hook_supplies_rows_generation_cannot_make(project, run_checks, pyt
     # Asked before each upgrade, for each table that exists then: coded at 0001 and 0002, audit at 0002.
     calls = (pytester.path / "hook-calls.txt").read_text().splitlines()
     assert sorted(set(calls)) == ["0001 coded", "0002 audit", "0002 coded"]
+
+
+CASCADE = {
+    "0001_person": revision("0001", None, PERSON, 'op.drop_table("person")'),
+    "0002_pet": revision(
+        "0002",
+        "0001",
+        """
+        op.create_table(
+            "pet",
+            sa.Column("id", sa.Integer(), primary_key=True),
+            sa.Column("owner_id", sa.Integer(), sa.ForeignKey("person.id", ondelete="CASCADE"), nullable=False),
+        )
+        """,
+        'op.drop_table("pet")',
+    ),
+    "0003_purge": revision("0003", "0002", 'op.execute("DELETE FROM person")', "pass"),
+}
+CASCADE_MODEL = (
+    PERSON_MODEL
+    + """
+pet = sa.Table(
+    "pet", metadata,
+    sa.Column("id", sa.Integer(), primary_key=True),
+    sa.Column("owner_id", sa.Integer(), sa.ForeignKey("person.id", ondelete="CASCADE"), nullable=False),
+)
+"""
+)
+
+
+def test_rows_removed_by_on_delete_cascade_are_caught_in_the_table_no_statement_names(project, run_checks):
+    """`DELETE FROM person` names only person; where the engine enforces the foreign key, pet loses its rows too."""
+    project(CASCADE, CASCADE_MODEL)
+    result = run_checks(engines=ALL_ENGINES)
+    assert_checks(result, *ENGINES, failed=data_failures())
+    for engine in ENGINES:
+        text = item_failure(result, f"test_data_preserved[{engine}]")
+        assert "upgrade 0002 -> 0003 lost 6 of 6 rows of person" in text
+        # SQLite enforces foreign keys only under PRAGMA foreign_keys = ON: there the pets stay.
+        assert ("upgrade 0002 -> 0003 lost 3 of 3 rows of pet" in text) == (engine != "sqlite"), text
