@@ -339,8 +339,8 @@ class SchemaReader:
             now = set(fresh) - {self.version_table}
         else:
             now = set(list_tables(conn)) - {self.version_table}
-            changed |= now - previous.fingerprints.keys()
-            fresh, global_print = _table_fingerprints(conn, only=sorted(changed & now)) if changed & now else ({}, "")
+            stale = (changed & now) | (now - previous.fingerprints.keys())
+            fresh, global_print = _table_fingerprints(conn, only=sorted(stale)) if stale else ({}, "")
         merged = {name: previous.fingerprints[name] for name in now if name in previous.fingerprints}
         merged.update({name: text for name, text in fresh.items() if text is not None and name in now})
         return merged, global_print
