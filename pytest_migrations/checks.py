@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -297,6 +298,27 @@ def walk_program(
     return program
 
 
+@contextmanager
+def _collector_spared() -> Iterator[None]:
+    """Keep the cyclic garbage collector from re-scanning, over and over, what existed before the walk.
+
+    A 200-revision walk triggers 10 to 20 full collections, and each one traversed every object of
+    pytest, SQLAlchemy, Alembic and the project's models. What is alive when the walk starts outlives
+    it anyway, so it is frozen out of the collector's sight until the walks end (on PostgreSQL at
+    200 revisions, full collections went from 0.8 s to 0.3 s). Left alone if something else, such as
+    the user's app, already froze objects: unfreezing would undo that too.
+    """
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def _relieve_memory(conn: sa.Connection, collect: bool) -> None:
     """Keep a long walk's memory flat.
 
@@ -412,90 +434,93 @@ def run_engine(
             models[bind] = builder.submit(build_model, server, chosen)
 
     try:
-        for _ in range(MAX_WALKS):
-            walk = Walk(seed=seed, skip_cycle=skip, verdicts={check: Verdict(check) for check in WALK_CHECKS})
-            database = server.create_database()
-            try:
-                program = walk_program(project, walk, options, reader, supply, on_metadata)
-                outcome = drive(project, database.url, program, server)
-            finally:
-                database.drop()
-            walk.outcome = outcome
-            report.walks += 1
-            walk_metadata = walk_metadata or walk.metadata
-            if not report.upgrade_seconds:
-                for move, seconds in outcome.timings:
-                    if move.phase == "upgrade":
-                        report.upgrade_seconds[move.revision] = seconds
-            for check, verdict in walk.verdicts.items():
-                if check == DATA and not walk.seed:
+        with _collector_spared():
+            for _ in range(MAX_WALKS):
+                walk = Walk(seed=seed, skip_cycle=skip, verdicts={check: Verdict(check) for check in WALK_CHECKS})
+                database = server.create_database()
+                try:
+                    program = walk_program(project, walk, options, reader, supply, on_metadata)
+                    outcome = drive(project, database.url, program, server)
+                finally:
+                    database.drop()
+                walk.outcome = outcome
+                report.walks += 1
+                walk_metadata = walk_metadata or walk.metadata
+                if not report.upgrade_seconds:
+                    for move, seconds in outcome.timings:
+                        if move.phase == "upgrade":
+                            report.upgrade_seconds[move.revision] = seconds
+                for check, verdict in walk.verdicts.items():
+                    if check == DATA and not walk.seed:
+                        continue
+                    for problem in verdict.problems:
+                        verdicts[check].problem(problem)
+                    for note in verdict.notes:
+                        verdicts[check].note(note)
+                if walk.seed_state is not None:
+                    for problem in walk.seed_state.problems.values():
+                        verdicts[DATA].note(problem + "; supply rows with the pytest_migrations_rows hook")
+                heads = heads or walk.heads
+                move = outcome.failed_move
+
+                if pending_data_failure is not None and (move is None or move != pending_data_failure):
+                    verdicts[DATA].problem(
+                        pending_failure_text
+                    )  # the empty database got past it: the rows were the cause
+                    pending_data_failure = None
+
+                if outcome.completed:
+                    break
+                error = outcome.error
+                assert error is not None
+                if outcome.error_in == "env":
+                    blocked = (
+                        f"env.py ({project.script.dir}/env.py) failed before running any migration on {engine}.\n"
+                        + (f"at {error_location(error, project)}\n" if error_location(error, project) else "")
+                        + describe_error(error)
+                    )
+                    for verdict in verdicts.values():
+                        verdict.problem(blocked)
+                    break
+                if outcome.error_in == "check" or move is None:
+                    text = f"pytest-migrations could not inspect the database on {engine}: {describe_error(error)}"
+                    for verdict in verdicts.values():
+                        verdict.problem(text)
+                    break
+                if seed and move.phase in ("upgrade", "stepwise"):
+                    pending_data_failure = move
+                    pending_failure_text = _step_failure(project, engine, move, error, with_rows=True)
+                    seed = False
                     continue
-                for problem in verdict.problems:
-                    verdicts[check].problem(problem)
-                for note in verdict.notes:
-                    verdicts[check].note(note)
-            if walk.seed_state is not None:
-                for problem in walk.seed_state.problems.values():
-                    verdicts[DATA].note(problem + "; supply rows with the pytest_migrations_rows hook")
-            heads = heads or walk.heads
-            move = outcome.failed_move
-
-            if pending_data_failure is not None and (move is None or move != pending_data_failure):
-                verdicts[DATA].problem(pending_failure_text)  # the empty database got past it: the rows were the cause
-                pending_data_failure = None
-
-            if outcome.completed:
+                if pending_data_failure is not None:  # failed at the same step without rows: not the data's fault
+                    verdicts[DATA].problem(
+                        f"not checked beyond {move.revision}: its {move.direction} fails on an empty database too "
+                        f"(see {PHASE_OWNER[move.phase]}[{engine}])."
+                    )
+                    pending_data_failure = None
+                owner = PHASE_OWNER[move.phase]
+                verdicts[owner].problem(_step_failure(project, engine, move, error, with_rows=False))
+                if move.phase == "stepwise":
+                    skip = skip | {move.revision}
+                    verdicts[STEPWISE].note(
+                        f"{move.revision} was stepped over in later walks so the other revisions get checked"
+                    )
+                    continue
+                if move.phase == "upgrade":
+                    blocked = f"not checked: the upgrade to {move.revision} fails (see {UPGRADE}[{engine}])."
+                    for check in (STEPWISE, DOWNGRADE, ROUNDTRIP, MODEL, DATA):
+                        if not verdicts[check].problems:
+                            verdicts[check].problem(blocked)
+                elif move.phase == "downgrade":
+                    verdicts[ROUNDTRIP].problem(
+                        f"not checked: the downgrade of {move.revision} fails (see {DOWNGRADE}[{engine}])."
+                    )
                 break
-            error = outcome.error
-            assert error is not None
-            if outcome.error_in == "env":
-                blocked = (
-                    f"env.py ({project.script.dir}/env.py) failed before running any migration on {engine}.\n"
-                    + (f"at {error_location(error, project)}\n" if error_location(error, project) else "")
-                    + describe_error(error)
-                )
+            else:
                 for verdict in verdicts.values():
-                    verdict.problem(blocked)
-                break
-            if outcome.error_in == "check" or move is None:
-                text = f"pytest-migrations could not inspect the database on {engine}: {describe_error(error)}"
-                for verdict in verdicts.values():
-                    verdict.problem(text)
-                break
-            if seed and move.phase in ("upgrade", "stepwise"):
-                pending_data_failure = move
-                pending_failure_text = _step_failure(project, engine, move, error, with_rows=True)
-                seed = False
-                continue
-            if pending_data_failure is not None:  # failed at the same step without rows: not the data's fault
-                verdicts[DATA].problem(
-                    f"not checked beyond {move.revision}: its {move.direction} fails on an empty database too "
-                    f"(see {PHASE_OWNER[move.phase]}[{engine}])."
-                )
-                pending_data_failure = None
-            owner = PHASE_OWNER[move.phase]
-            verdicts[owner].problem(_step_failure(project, engine, move, error, with_rows=False))
-            if move.phase == "stepwise":
-                skip = skip | {move.revision}
-                verdicts[STEPWISE].note(
-                    f"{move.revision} was stepped over in later walks so the other revisions get checked"
-                )
-                continue
-            if move.phase == "upgrade":
-                blocked = f"not checked: the upgrade to {move.revision} fails (see {UPGRADE}[{engine}])."
-                for check in (STEPWISE, DOWNGRADE, ROUNDTRIP, MODEL, DATA):
-                    if not verdicts[check].problems:
-                        verdicts[check].problem(blocked)
-            elif move.phase == "downgrade":
-                verdicts[ROUNDTRIP].problem(
-                    f"not checked: the downgrade of {move.revision} fails (see {DOWNGRADE}[{engine}])."
-                )
-            break
-        else:
-            for verdict in verdicts.values():
-                verdict.problem(
-                    f"gave up after {MAX_WALKS} walks: too many revisions fail; fix the first ones and run again."
-                )
+                    verdict.problem(
+                        f"gave up after {MAX_WALKS} walks: too many revisions fail; fix the first ones and run again."
+                    )
     finally:
         builder.shutdown(wait=True)  # its database is dropped even when the walk was interrupted
 

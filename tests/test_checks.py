@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from conftest import expected_outcomes, failure_lines, item_outcomes, revision
@@ -412,3 +414,29 @@ def test_ignore_rule_for_something_else_does_not_silence_it(project, run_checks,
     result = run_checks()
     assert item_outcomes(result) == expected_outcomes(test_model_matches_migrations="failed")
     result.stdout.fnmatch_lines(["  author.name: server default none at head, 'anonymous' in the model"])
+
+
+# ------------------------------------------------------------------- the session around the walk
+
+
+def test_walk_leaves_the_garbage_collector_as_it_found_it(project, run_checks):
+    # The walk freezes what existed before it so full collections skip it; the in-process run
+    # shares this process's collector, so a freeze left behind would show here.
+    project(CLEAN, CLEAN_MODELS)
+    assert gc.get_freeze_count() == 0
+    result = run_checks()
+    result.assert_outcomes(passed=7)
+    assert gc.get_freeze_count() == 0
+
+
+def test_walk_keeps_a_freeze_it_did_not_make(project, run_checks):
+    project(CLEAN, CLEAN_MODELS)
+    marker: list[object] = []
+    assert any(obj is marker for obj in gc.get_objects())
+    gc.freeze()  # as an app's startup code may do: frozen objects are out of gc.get_objects()' sight
+    try:
+        result = run_checks()
+        result.assert_outcomes(passed=7)
+        assert not any(obj is marker for obj in gc.get_objects())
+    finally:
+        gc.unfreeze()
