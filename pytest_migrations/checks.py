@@ -28,7 +28,7 @@ from pytest_migrations import schema as schemas
 from pytest_migrations import seeding
 from pytest_migrations.project import Project
 from pytest_migrations.providers import Server
-from pytest_migrations.walk import DriveOutcome, Move, describe_error, drive, error_location
+from pytest_migrations.walk import DriveOutcome, ForeignDatabase, Move, describe_error, drive, error_location
 
 SINGLE_HEAD = "test_single_head"
 UPGRADE = "test_upgrade"
@@ -474,10 +474,16 @@ def run_engine(
                 error = outcome.error
                 assert error is not None
                 if outcome.error_in == "env":
+                    where = error_location(error, project)
                     blocked = (
-                        f"env.py ({project.script.dir}/env.py) failed before running any migration on {engine}.\n"
-                        + (f"at {error_location(error, project)}\n" if error_location(error, project) else "")
-                        + describe_error(error)
+                        f"env.py ({project.script.dir}/env.py) "
+                        + (
+                            f"did not connect to the throwaway {engine} database; nothing was run.\n"
+                            if isinstance(error, ForeignDatabase)
+                            else f"failed before running any migration on {engine}.\n"
+                        )
+                        + (f"at {where}\n" if where else "")
+                        + (str(error) if isinstance(error, ForeignDatabase) else describe_error(error))
                     )
                     for verdict in verdicts.values():
                         verdict.problem(blocked)

@@ -5,13 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.pool import NullPool
 
 from pytest_migrations.project import Project
 from pytest_migrations.providers import Database
-from pytest_migrations.walk import alembic_url, preserved_logging
+from pytest_migrations.walk import (
+    alembic_url,
+    guarded_environment,
+    preserved_logging,
+    throwaway_databases,
+    url_in_environment,
+)
 
 
 class Migrator:
@@ -40,12 +45,23 @@ class Migrator:
             self._connection.commit()
 
     def _run(self, action: str, revision: str) -> None:
+        """What `alembic upgrade/downgrade REV` does, but refusing any database env.py finds other than ours."""
         self._release()
-        with preserved_logging(), self.engine.connect() as conn:
+        script = self.project.script
+        url = self.database.url
+
+        def steps(current: Any, _context: Any) -> Any:
+            if action == "upgrade":
+                return script._upgrade_revs(revision, current)
+            return script._downgrade_revs(revision, current)
+
+        with preserved_logging(), url_in_environment(self.project.url_env, url), self.engine.connect() as conn:
             config = self.project.alembic_config()
-            config.set_main_option("sqlalchemy.url", alembic_url(self.database.url))
+            config.set_main_option("sqlalchemy.url", alembic_url(url))
             config.attributes["connection"] = conn
-            getattr(command, action)(config, revision)
+            throwaway = throwaway_databases(url, self.database.server)
+            with guarded_environment(config, script, throwaway, fn=steps, destination_rev=revision):
+                script.run_env()
             if conn.in_transaction():
                 conn.commit()
 

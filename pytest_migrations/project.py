@@ -45,6 +45,8 @@ class Project:
     config_factory: Callable[[], Config] | None = None
     environment: Callable[[Any, Any], AbstractContextManager[None]] | None = None
     flask_binds: list[str | None] = field(default_factory=list)
+    # Environment variables env.py reads its database URL from (migrations_url_env).
+    url_env: tuple[str, ...] = ()
 
     @property
     def by_id(self) -> dict[str, Revision]:

@@ -42,6 +42,7 @@ class MigrationsSession:
                     "the migrations_config ini key, or migrations_flask_app for a Flask-Migrate app."
                 )
             self._project = load_project(self.settings.config_path, self.settings.config_origin, self.settings.rootdir)
+        self._project.url_env = self.settings.url_env
         return self._project
 
     @property

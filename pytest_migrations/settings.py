@@ -78,6 +78,12 @@ def add_options(parser: pytest.Parser) -> None:
     )
     parser.addini("migrations_rows_per_table", "Rows generated per table and revision.", default="")
     parser.addini("migrations_flask_app", "Flask app: module:app or module:create_app().", default="")
+    parser.addini(
+        "migrations_url_env",
+        "Environment variables env.py reads its database URL from; set to each throwaway database while env.py runs.",
+        type="args",
+        default=[],
+    )
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,7 @@ class Settings:
     seed: int = 0
     drop_stale: bool = False
     flask_app: str | None = None
+    url_env: tuple[str, ...] = ()
 
 
 def _first(*values: str | None) -> str | None:
@@ -190,4 +197,5 @@ def read_settings(config: pytest.Config) -> Settings:
         seed=seed if seed is not None else 0,
         drop_stale=bool(opt("--migrations-drop-stale")),
         flask_app=flask_app,
+        url_env=tuple(config.getini("migrations_url_env")),
     )

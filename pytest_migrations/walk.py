@@ -11,6 +11,7 @@ steps. That is what keeps the whole verdict close to the cost of a plain
 from __future__ import annotations
 
 import logging
+import os
 import time
 import traceback
 from collections.abc import Callable, Generator, Iterator
@@ -77,6 +78,96 @@ def alembic_url(url: URL) -> str:
     return url.render_as_string(hide_password=False).replace("%", "%%")
 
 
+class ForeignDatabase(Exception):
+    """env.py connected to a database pytest-migrations did not create; nothing was run on it."""
+
+
+def database_identity(conn: sa.Connection) -> str:
+    """Which database a connection is really on, asked of the database itself (not of a URL env.py may ignore)."""
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        files = {row[1]: row[2] for row in conn.exec_driver_sql("PRAGMA database_list")}
+        return os.path.realpath(files["main"]) if files.get("main") else ":memory:"
+    if dialect == "postgresql":
+        return str(conn.exec_driver_sql("SELECT current_database()").scalar())
+    if dialect in ("mysql", "mariadb"):
+        return str(conn.exec_driver_sql("SELECT DATABASE()").scalar())
+    return str(conn.engine.url.database)
+
+
+def url_identity(url: URL) -> str:
+    """What `database_identity` says on a connection to `url`."""
+    if url.get_backend_name() == "sqlite":
+        return os.path.realpath(url.database) if url.database and url.database != ":memory:" else ":memory:"
+    return str(url.database)
+
+
+def guarded_environment(
+    config: Any, script: Any, throwaway: Callable[[], dict[str, URL]], **kwargs: Any
+) -> EnvironmentContext:
+    """An EnvironmentContext that migrates only the throwaway databases `throwaway()` names.
+
+    env.py decides where it connects; many read a URL from their own settings or an environment
+    variable and would otherwise migrate (and, for the data check, fill and empty) the user's real
+    database. The check runs when env.py calls run_migrations(), before Alembic writes anything.
+    (Alembic's module-level `context` proxy forwards calls to the instance's attributes, so the
+    instance's run_migrations is wrapped; a subclass would not be proxied.)
+    """
+    env = EnvironmentContext(config, script, **kwargs)
+    run = env.run_migrations
+
+    def run_migrations(**kw: Any) -> None:
+        connection = env.get_context().connection
+        if connection is not None:  # offline (--sql) mode has none and writes nowhere
+            refuse_foreign(connection, throwaway())
+        run(**kw)
+
+    env.run_migrations = run_migrations  # type: ignore[method-assign]
+    return env
+
+
+def refuse_foreign(connection: sa.Connection, throwaway: dict[str, URL]) -> None:
+    """Raise ForeignDatabase unless `connection` is on one of the `throwaway` databases (identity -> URL)."""
+    found = database_identity(connection)
+    if found in throwaway:
+        return
+    expected = next(iter(throwaway.values()), None)
+    raise ForeignDatabase(
+        f"env.py connected to the {connection.dialect.name} database {found!r}, not to the throwaway database "
+        f"pytest-migrations created ({url_identity(expected) if expected else 'none'!r}). "
+        "pytest-migrations only migrates databases it created itself: make env.py connect to "
+        'config.get_main_option("sqlalchemy.url") or use config.attributes["connection"]; if it reads its URL '
+        "from an environment variable, name that variable in the migrations_url_env ini key."
+    )
+
+
+def throwaway_databases(url: URL, server: Any = None) -> Callable[[], dict[str, URL]]:
+    """The databases a run of env.py may migrate: `url`, and those `server` created for this run (Flask binds)."""
+
+    def collect() -> dict[str, URL]:
+        urls = [url, *(database.url for database in getattr(server, "created", ()))]
+        return {url_identity(each): each for each in urls}
+
+    return collect
+
+
+@contextmanager
+def url_in_environment(names: tuple[str, ...], url: URL) -> Iterator[None]:
+    """Point the environment variables env.py reads its URL from at the throwaway database, then restore them."""
+    saved = {name: os.environ.get(name) for name in names}
+    rendered = url.render_as_string(hide_password=False)
+    try:
+        for name in names:
+            os.environ[name] = rendered
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def drive(project: Project, url: URL, program: Program, server: Any = None) -> DriveOutcome:
     """Run env.py once against `url`, applying the moves `program` yields.
 
@@ -109,9 +200,21 @@ def drive(project: Project, url: URL, program: Program, server: Any = None) -> D
     engine = sa.create_engine(url, poolclass=NullPool)
     environment = project.environment(url, server) if project.environment else nullcontext()
     try:
-        with preserved_logging(), environment, engine.connect() as connection:
+        with (
+            preserved_logging(),
+            url_in_environment(project.url_env, url),
+            environment,
+            engine.connect() as connection,
+        ):
             config.attributes["connection"] = connection
-            env = EnvironmentContext(config, script, fn=migrations_fn, as_sql=False, destination_rev="heads")
+            env = guarded_environment(
+                config,
+                script,
+                fn=migrations_fn,
+                as_sql=False,
+                destination_rev="heads",
+                throwaway=throwaway_databases(url, server),
+            )
             try:
                 with env:
                     script.run_env()

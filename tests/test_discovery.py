@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
-from conftest import revision
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from conftest import (
+    _TEMPLATE,
+    SERVER_URLS,
+    expected_outcomes,
+    failure_lines,
+    item_failure,
+    item_outcomes,
+    revision,
+)
+from pytest_migrations.checks import CHECKS
+from pytest_migrations.providers import with_driver
 
 ONE_TABLE = {
     "0001_t": revision(
@@ -98,3 +116,99 @@ def test_migrator_works_without_the_flag(project, pytester):
     )
     result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:benchmark")
     result.assert_outcomes(passed=1)
+
+
+# ------------------------------------------------- an env.py that ignores sqlalchemy.url
+
+ENV_FROM_VARIABLE = (
+    (_TEMPLATE / "env.py")
+    .read_text()
+    .replace("target_metadata = None", "from models import metadata as target_metadata")
+    .replace(
+        """connectable = engine_from_config(
+        config.get_section(config.config_ini_section, {}),
+        prefix="sqlalchemy.",
+        poolclass=pool.NullPool,
+    )""",
+        'connectable = sa.create_engine(os.environ["APP_DATABASE_URL"], poolclass=pool.NullPool)',
+    )
+    .replace("from alembic import context", "import os\n\nimport sqlalchemy as sa\nfrom alembic import context")
+)
+MIGRATOR_TEST = """
+def test_my_data_migration(migrator):
+    migrator.upgrade("0001")
+    assert migrator.current() == ("0001",)
+"""
+
+
+@pytest.fixture
+def users_database(engine: str, tmp_path: Path) -> Iterator[tuple[str, Callable[[], dict[str, list[tuple]]]]]:
+    """A database the plugin did not create, holding a customer row: (its URL, what it holds now)."""
+    if engine == "sqlite":
+        url = make_url(f"sqlite:///{tmp_path / 'app.db'}")
+        admin = None
+    else:
+        server = with_driver(make_url(SERVER_URLS[engine]), engine)
+        url = server.set(database=f"myapp_{secrets.token_hex(4)}")
+        admin = sa.create_engine(server, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE {url.database}"))
+    app = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with app.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE customer (id INTEGER PRIMARY KEY, name VARCHAR(20))"))
+        conn.execute(sa.text("INSERT INTO customer VALUES (1, 'ada')"))
+
+    def contents() -> dict[str, list[tuple]]:
+        with app.connect() as conn:
+            return {
+                name: [tuple(row) for row in conn.execute(sa.text(f"SELECT * FROM {name}"))]
+                for name in sa.inspect(conn).get_table_names()
+            }
+
+    try:
+        yield url.render_as_string(hide_password=False), contents
+    finally:
+        app.dispose()
+        if admin is not None:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f"DROP DATABASE {url.database}"))
+            admin.dispose()
+
+
+def test_env_py_connecting_elsewhere_is_refused_and_that_database_left_alone(
+    project, run_checks, pytester, monkeypatch, engine, users_database
+):
+    url, contents = users_database
+    monkeypatch.setenv("APP_DATABASE_URL", url)
+    project(ONE_TABLE, MODELS, env_py=ENV_FROM_VARIABLE)
+    (pytester.path / "models.py").write_text("import sqlalchemy as sa\n\nmetadata = sa.MetaData()\n" + MODELS)
+    pytester.makepyfile(test_user_migration=MIGRATOR_TEST)
+    result = run_checks(".", engines=engine)
+    assert item_outcomes(result) == {
+        **expected_outcomes(engine, **{check: "failed" for check in CHECKS[1:]}),
+        f"test_my_data_migration[{engine}]": "failed",
+    }
+    lines = failure_lines(result, f"test_upgrade[{engine}]")
+    assert lines[0] == f"test_upgrade[{engine}] failed:"
+    assert lines[1].endswith(
+        f"/migrations/env.py) did not connect to the throwaway {engine} database; nothing was run."
+    )
+    assert lines[2].startswith("at ") and "/migrations/env.py:" in lines[2]
+    assert lines[3].startswith(f"env.py connected to the {engine} database ")
+    assert lines[3].endswith("name that variable in the migrations_url_env ini key.")
+    assert "only migrates databases it created itself" in item_failure(result, f"test_my_data_migration[{engine}]")
+    assert contents() == {"customer": [(1, "ada")]}  # no alembic_version, no seeded rows, nothing dropped
+
+
+def test_migrations_url_env_points_env_py_at_the_throwaway_database(
+    project, run_checks, pytester, monkeypatch, engine, users_database
+):
+    url, contents = users_database
+    monkeypatch.setenv("APP_DATABASE_URL", url)
+    project(ONE_TABLE, MODELS, env_py=ENV_FROM_VARIABLE, pytest_ini="migrations_url_env = APP_DATABASE_URL\n")
+    (pytester.path / "models.py").write_text("import sqlalchemy as sa\n\nmetadata = sa.MetaData()\n" + MODELS)
+    pytester.makepyfile(test_user_migration=MIGRATOR_TEST)
+    result = run_checks(".", engines=engine)
+    assert item_outcomes(result) == {**expected_outcomes(engine), f"test_my_data_migration[{engine}]": "passed"}
+    assert os.environ["APP_DATABASE_URL"] == url  # restored for the rest of the session
+    assert contents() == {"customer": [(1, "ada")]}
