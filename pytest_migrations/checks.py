@@ -28,7 +28,16 @@ from pytest_migrations import schema as schemas
 from pytest_migrations import seeding
 from pytest_migrations.project import Project
 from pytest_migrations.providers import Server
-from pytest_migrations.walk import DriveOutcome, ForeignDatabase, Move, describe_error, drive, error_location
+from pytest_migrations.walk import (
+    DriveOutcome,
+    ForeignDatabase,
+    Move,
+    Preparer,
+    describe_error,
+    drive,
+    error_location,
+    prepare_database,
+)
 
 SINGLE_HEAD = "test_single_head"
 UPGRADE = "test_upgrade"
@@ -403,14 +412,26 @@ def _step_failure(project: Project, engine: str, move: Move, error: BaseExceptio
     return "\n".join(lines)
 
 
+def _prepare_failure(engine: str, error: BaseException) -> str:
+    import traceback
+
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f"at {frames[-1].filename}:{frames[-1].lineno}\n" if frames else ""
+    return (
+        f"the pytest_migrations_prepare_database hook failed on {engine}, before any migration ran "
+        f"(nothing was checked).\n{where}{describe_error(error)}"
+    )
+
+
 def run_engine(
     project: Project,
     server: Server,
     options: CheckOptions,
     metadata: Any,
     supply: seeding.RowSupplier | None = None,
+    prepare: Preparer | None = None,
 ) -> EngineReport:
-    """All walk-based verdicts for one engine."""
+    """All walk-based verdicts for one engine. `prepare` builds the base state on each walk's fresh database."""
     engine = server.engine
     started = time.perf_counter()
     report = EngineReport(engine, {check: Verdict(check) for check in WALK_CHECKS}, len(project.revisions))
@@ -439,6 +460,14 @@ def run_engine(
                 walk = Walk(seed=seed, skip_cycle=skip, verdicts={check: Verdict(check) for check in WALK_CHECKS})
                 database = server.create_database()
                 try:
+                    if prepare is not None:
+                        try:
+                            prepare_database(database.url, engine, prepare)
+                        except Exception as exc:
+                            blocked = _prepare_failure(engine, exc)
+                            for verdict in verdicts.values():
+                                verdict.problem(blocked)
+                            break
                     program = walk_program(project, walk, options, reader, supply, on_metadata)
                     outcome = drive(project, database.url, program, server)
                 finally:

@@ -30,6 +30,18 @@ def migrator(request: pytest.FixtureRequest, migrations_engine: str) -> Iterator
     except ProviderUnavailable as exc:
         pytest.fail(f"migrator[{migrations_engine}]: {exc}", pytrace=False)
     database = server.create_database()
+    preparer = session.find_preparer()
+    if preparer is not None:
+        from pytest_migrations.walk import prepare_database
+
+        try:
+            prepare_database(database.url, migrations_engine, preparer)
+        except Exception as exc:
+            database.drop()
+            pytest.fail(
+                f"migrator[{migrations_engine}]: the pytest_migrations_prepare_database hook failed: {exc}",
+                pytrace=False,
+            )
     project = session.project
     migrator = Migrator(project, database)
     # For a Flask app: an app context for the whole test, its engines (and binds) on throwaway databases.

@@ -14,3 +14,15 @@ def pytest_migrations_rows(revision: str, table: str) -> list[dict[str, Any]] | 
     Return None to let pytest-migrations generate rows, or a list of dicts (column -> value)
     for tables whose constraints generation cannot satisfy or where real-looking data matters.
     """
+
+
+@pytest.hookspec
+def pytest_migrations_prepare_database(connection: Any, engine: str) -> None:
+    """Build what the history's first revision expects to exist, on each fresh throwaway database.
+
+    Called before any migration runs, for the walk's databases and the `migrator` fixture's,
+    with a SQLAlchemy connection inside a transaction that is committed afterwards. For histories
+    that start by altering tables an older `create_all()` made. What it builds is the base state:
+    test_downgrade expects to find it again after downgrading to base. `engine` is the engine id
+    (`sqlite`, `postgresql`, `mysql`).
+    """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +38,14 @@ def get_session(config: pytest.Config) -> MigrationsSession:
         def supply(revision: str, table: str) -> list[dict[str, Any]] | None:
             return config.hook.pytest_migrations_rows(revision=revision, table=table)
 
-        session = MigrationsSession(settings, supply_rows=supply)
+        def prepare(connection: Any, engine: str) -> None:
+            config.hook.pytest_migrations_prepare_database(connection=connection, engine=engine)
+
+        def find_preparer() -> Callable[[Any, str], None] | None:
+            # Asked when a database is made, not now: conftest.py files below the rootdir load later.
+            return prepare if config.hook.pytest_migrations_prepare_database.get_hookimpls() else None
+
+        session = MigrationsSession(settings, supply_rows=supply, find_preparer=find_preparer)
         config.stash[SESSION] = session
         config.add_cleanup(session.close)
     return config.stash[SESSION]

@@ -7,6 +7,7 @@ each worker has its own, so servers and throwaway databases are never shared.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,12 +16,14 @@ from pytest_migrations.project import Project, ProjectError, import_object, load
 from pytest_migrations.providers import ProviderUnavailable, Server, open_server
 from pytest_migrations.seeding import RowSupplier
 from pytest_migrations.settings import Settings
+from pytest_migrations.walk import Preparer
 
 
 @dataclass
 class MigrationsSession:
     settings: Settings
     supply_rows: RowSupplier | None = None
+    find_preparer: Callable[[], Preparer | None] = lambda: None  # the pytest_migrations_prepare_database hook
     worker: str = field(default_factory=lambda: os.environ.get("PYTEST_XDIST_WORKER", "main"))
     _project: Project | None = None
     _options: checks.CheckOptions | None = None
@@ -87,7 +90,12 @@ class MigrationsSession:
     def report(self, engine: str) -> checks.EngineReport:
         if engine not in self._reports:
             self._reports[engine] = checks.run_engine(
-                self.project, self.server(engine), self.options, self.metadata, self.supply_rows
+                self.project,
+                self.server(engine),
+                self.options,
+                self.metadata,
+                self.supply_rows,
+                self.find_preparer(),
             )
         return self._reports[engine]
 

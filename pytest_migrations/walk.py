@@ -168,6 +168,19 @@ def url_in_environment(names: tuple[str, ...], url: URL) -> Iterator[None]:
                 os.environ[name] = value
 
 
+Preparer = Callable[[sa.Connection, str], None]
+
+
+def prepare_database(url: URL, engine: str, prepare: Preparer) -> None:
+    """Run the user's pytest_migrations_prepare_database hook on a fresh throwaway database, in one transaction."""
+    connectable = sa.create_engine(url, poolclass=NullPool)
+    try:
+        with connectable.begin() as connection:
+            prepare(connection, engine)
+    finally:
+        connectable.dispose()
+
+
 def drive(project: Project, url: URL, program: Program, server: Any = None) -> DriveOutcome:
     """Run env.py once against `url`, applying the moves `program` yields.
 

@@ -212,3 +212,72 @@ def test_migrations_url_env_points_env_py_at_the_throwaway_database(
     assert item_outcomes(result) == {**expected_outcomes(engine), f"test_my_data_migration[{engine}]": "passed"}
     assert os.environ["APP_DATABASE_URL"] == url  # restored for the rest of the session
     assert contents() == {"customer": [(1, "ada")]}
+
+
+# ------------------------------------------- a history that starts from tables it did not create
+
+ALTERS_LEGACY = {
+    "0001_email": revision(
+        "0001",
+        None,
+        'op.add_column("legacy_user", sa.Column("email", sa.String(50)))',
+        """
+        with op.batch_alter_table("legacy_user") as batch:
+            batch.drop_column("email")
+        """,
+        message="add email to the legacy user table",
+    )
+}
+LEGACY_MODELS = (
+    'legacy_user = sa.Table("legacy_user", metadata,\n    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=False),\n'
+    '    sa.Column("name", sa.String(20)), sa.Column("email", sa.String(50)))\n'
+)
+PREPARE_LEGACY = """
+import sqlalchemy as sa
+
+def pytest_migrations_prepare_database(connection, engine):
+    connection.execute(sa.text("CREATE TABLE legacy_user (id INTEGER NOT NULL PRIMARY KEY, name VARCHAR(20))"))
+"""
+LEGACY_MIGRATOR_TEST = """
+def test_email_is_kept(migrator):
+    migrator.upgrade("0001")
+    migrator.insert("legacy_user", [{"id": 1, "name": "ada", "email": "ada@example.org"}])
+    assert migrator.rows("legacy_user") == [{"id": 1, "name": "ada", "email": "ada@example.org"}]
+"""
+
+
+def test_prepare_hook_builds_the_tables_the_first_revision_alters(project, run_checks, pytester, engine):
+    project(ALTERS_LEGACY, LEGACY_MODELS)
+    pytester.makepyfile(test_legacy=LEGACY_MIGRATOR_TEST)
+    result = run_checks(".", engines=engine)  # without the hook the first upgrade cannot work
+    assert item_outcomes(result)[f"test_upgrade[{engine}]"] == "failed"
+    assert item_outcomes(result)[f"test_email_is_kept[{engine}]"] == "failed"
+
+    pytester.makeconftest(PREPARE_LEGACY)
+    result = run_checks(".", engines=engine)
+    assert item_outcomes(result) == {**expected_outcomes(engine), f"test_email_is_kept[{engine}]": "passed"}
+
+
+def test_prepare_hook_that_fails_is_reported_and_leaves_no_database(project, run_checks, pytester):
+    project(ALTERS_LEGACY, LEGACY_MODELS)
+    pytester.makeconftest(
+        """
+        def pytest_migrations_prepare_database(connection, engine):
+            raise RuntimeError("legacy_schema.sql not found")
+        """
+    )
+    admin = sa.create_engine(with_driver(make_url(SERVER_URLS["postgresql"]), "postgresql"), poolclass=sa.pool.NullPool)
+    result = run_checks(engines="postgresql")
+    assert item_outcomes(result) == expected_outcomes(
+        "postgresql", **{check: "failed" for check in CHECKS if check != "test_single_head"}
+    )
+    assert failure_lines(result, "test_roundtrip[postgresql]")[1:] == [
+        "the pytest_migrations_prepare_database hook failed on postgresql, before any migration ran "
+        "(nothing was checked).",
+        f"at {pytester.path / 'conftest.py'}:2",
+        "RuntimeError: legacy_schema.sql not found",
+    ]
+    with admin.connect() as conn:
+        names = conn.execute(sa.text("SELECT datname FROM pg_database")).scalars().all()
+    admin.dispose()
+    assert not [name for name in names if f"_{os.getpid()}_" in name and name.startswith("pytest_migrations_")]
