@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
                 for side, plugin in sides.items():
                     run.PLUGIN.update(plugin)
                     times[side].append(run.plugin_run(project, engine).seconds)
-            ratios = [a / b for a, b in zip(times["after"], times["before"])]
+            ratios = [a / b for a, b in zip(times["after"], times["before"], strict=True)]
             print(
                 f"| {engine} | {size} | {statistics.median(times['before']):.2f} | "
                 f"{statistics.median(times['after']):.2f} | {statistics.median(ratios):.3f} |",
