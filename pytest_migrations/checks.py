@@ -32,11 +32,12 @@ from pytest_migrations.walk import (
     DriveOutcome,
     ForeignDatabase,
     Move,
+    PrepareFailed,
     Preparer,
     describe_error,
     drive,
     error_location,
-    prepare_database,
+    fresh_database,
 )
 
 SINGLE_HEAD = "test_single_head"
@@ -412,17 +413,16 @@ def _step_failure(project: Project, engine: str, move: Move, error: BaseExceptio
     return "\n".join(lines)
 
 
-def _prepare_failure(engine: str, error: BaseException) -> str:
-    import traceback
-
-    frames = traceback.extract_tb(error.__traceback__)
-    where = f"at {frames[-1].filename}:{frames[-1].lineno}\n" if frames else ""
-    return (
-        f"the pytest_migrations_prepare_database hook failed on {engine}, before any migration ran "
-        f"(nothing was checked).\n{where}{describe_error(error)}"
-    )
+def _env_failure(project: Project, engine: str, error: BaseException) -> str:
+    where = error_location(error, project)
+    if isinstance(error, ForeignDatabase):
+        what, why = f"did not connect to the throwaway {engine} database; nothing was run.", str(error)
+    else:
+        what, why = f"failed before running any migration on {engine}.", describe_error(error)
+    return f"env.py ({project.script.dir}/env.py) {what}\n" + (f"at {where}\n" if where else "") + why
 
 
+@_collector_spared()
 def run_engine(
     project: Project,
     server: Server,
@@ -455,107 +455,92 @@ def run_engine(
             models[bind] = builder.submit(build_model, server, chosen)
 
     try:
-        with _collector_spared():
-            for _ in range(MAX_WALKS):
-                walk = Walk(seed=seed, skip_cycle=skip, verdicts={check: Verdict(check) for check in WALK_CHECKS})
-                database = server.create_database()
-                try:
-                    if prepare is not None:
-                        try:
-                            prepare_database(database.url, engine, prepare)
-                        except Exception as exc:
-                            blocked = _prepare_failure(engine, exc)
-                            for verdict in verdicts.values():
-                                verdict.problem(blocked)
-                            break
-                    program = walk_program(project, walk, options, reader, supply, on_metadata)
-                    outcome = drive(project, database.url, program, server)
-                finally:
-                    database.drop()
-                walk.outcome = outcome
-                report.walks += 1
-                walk_metadata = walk_metadata or walk.metadata
-                if not report.upgrade_seconds:
-                    for move, seconds in outcome.timings:
-                        if move.phase == "upgrade":
-                            report.upgrade_seconds[move.revision] = seconds
-                for check, verdict in walk.verdicts.items():
-                    if check == DATA and not walk.seed:
-                        continue
-                    for problem in verdict.problems:
-                        verdicts[check].problem(problem)
-                    for note in verdict.notes:
-                        verdicts[check].note(note)
-                if walk.seed_state is not None:
-                    for problem in walk.seed_state.problems.values():
-                        verdicts[DATA].note(problem + "; supply rows with the pytest_migrations_rows hook")
-                heads = heads or walk.heads
-                move = outcome.failed_move
-
-                if pending_data_failure is not None and (move is None or move != pending_data_failure):
-                    verdicts[DATA].problem(
-                        pending_failure_text
-                    )  # the empty database got past it: the rows were the cause
-                    pending_data_failure = None
-
-                if outcome.completed:
-                    break
-                error = outcome.error
-                assert error is not None
-                if outcome.error_in == "env":
-                    where = error_location(error, project)
-                    blocked = (
-                        f"env.py ({project.script.dir}/env.py) "
-                        + (
-                            f"did not connect to the throwaway {engine} database; nothing was run.\n"
-                            if isinstance(error, ForeignDatabase)
-                            else f"failed before running any migration on {engine}.\n"
-                        )
-                        + (f"at {where}\n" if where else "")
-                        + (str(error) if isinstance(error, ForeignDatabase) else describe_error(error))
-                    )
-                    for verdict in verdicts.values():
-                        verdict.problem(blocked)
-                    break
-                if outcome.error_in == "check" or move is None:
-                    text = f"pytest-migrations could not inspect the database on {engine}: {describe_error(error)}"
-                    for verdict in verdicts.values():
-                        verdict.problem(text)
-                    break
-                if seed and move.phase in ("upgrade", "stepwise"):
-                    pending_data_failure = move
-                    pending_failure_text = _step_failure(project, engine, move, error, with_rows=True)
-                    seed = False
-                    continue
-                if pending_data_failure is not None:  # failed at the same step without rows: not the data's fault
-                    verdicts[DATA].problem(
-                        f"not checked beyond {move.revision}: its {move.direction} fails on an empty database too "
-                        f"(see {PHASE_OWNER[move.phase]}[{engine}])."
-                    )
-                    pending_data_failure = None
-                owner = PHASE_OWNER[move.phase]
-                verdicts[owner].problem(_step_failure(project, engine, move, error, with_rows=False))
-                if move.phase == "stepwise":
-                    skip = skip | {move.revision}
-                    verdicts[STEPWISE].note(
-                        f"{move.revision} was stepped over in later walks so the other revisions get checked"
-                    )
-                    continue
-                if move.phase == "upgrade":
-                    blocked = f"not checked: the upgrade to {move.revision} fails (see {UPGRADE}[{engine}])."
-                    for check in (STEPWISE, DOWNGRADE, ROUNDTRIP, MODEL, DATA):
-                        if not verdicts[check].problems:
-                            verdicts[check].problem(blocked)
-                elif move.phase == "downgrade":
-                    verdicts[ROUNDTRIP].problem(
-                        f"not checked: the downgrade of {move.revision} fails (see {DOWNGRADE}[{engine}])."
-                    )
-                break
-            else:
+        for _ in range(MAX_WALKS):
+            walk = Walk(seed=seed, skip_cycle=skip, verdicts={check: Verdict(check) for check in WALK_CHECKS})
+            try:
+                database = fresh_database(server, prepare)
+            except PrepareFailed as exc:
+                blocked = str(exc)
                 for verdict in verdicts.values():
-                    verdict.problem(
-                        f"gave up after {MAX_WALKS} walks: too many revisions fail; fix the first ones and run again."
-                    )
+                    verdict.problem(blocked)
+                break
+            try:
+                program = walk_program(project, walk, options, reader, supply, on_metadata)
+                outcome = drive(project, database.url, program, server)
+            finally:
+                database.drop()
+            walk.outcome = outcome
+            report.walks += 1
+            walk_metadata = walk_metadata or walk.metadata
+            if not report.upgrade_seconds:
+                for move, seconds in outcome.timings:
+                    if move.phase == "upgrade":
+                        report.upgrade_seconds[move.revision] = seconds
+            for check, verdict in walk.verdicts.items():
+                if check == DATA and not walk.seed:
+                    continue
+                for problem in verdict.problems:
+                    verdicts[check].problem(problem)
+                for note in verdict.notes:
+                    verdicts[check].note(note)
+            if walk.seed_state is not None:
+                for problem in walk.seed_state.problems.values():
+                    verdicts[DATA].note(problem + "; supply rows with the pytest_migrations_rows hook")
+            heads = heads or walk.heads
+            move = outcome.failed_move
+
+            if pending_data_failure is not None and (move is None or move != pending_data_failure):
+                verdicts[DATA].problem(pending_failure_text)  # the empty database got past it: the rows were the cause
+                pending_data_failure = None
+
+            if outcome.completed:
+                break
+            error = outcome.error
+            assert error is not None
+            if outcome.error_in == "env":
+                blocked = _env_failure(project, engine, error)
+                for verdict in verdicts.values():
+                    verdict.problem(blocked)
+                break
+            if outcome.error_in == "check" or move is None:
+                text = f"pytest-migrations could not inspect the database on {engine}: {describe_error(error)}"
+                for verdict in verdicts.values():
+                    verdict.problem(text)
+                break
+            if seed and move.phase in ("upgrade", "stepwise"):
+                pending_data_failure = move
+                pending_failure_text = _step_failure(project, engine, move, error, with_rows=True)
+                seed = False
+                continue
+            if pending_data_failure is not None:  # failed at the same step without rows: not the data's fault
+                verdicts[DATA].problem(
+                    f"not checked beyond {move.revision}: its {move.direction} fails on an empty database too "
+                    f"(see {PHASE_OWNER[move.phase]}[{engine}])."
+                )
+                pending_data_failure = None
+            owner = PHASE_OWNER[move.phase]
+            verdicts[owner].problem(_step_failure(project, engine, move, error, with_rows=False))
+            if move.phase == "stepwise":
+                skip = skip | {move.revision}
+                verdicts[STEPWISE].note(
+                    f"{move.revision} was stepped over in later walks so the other revisions get checked"
+                )
+                continue
+            if move.phase == "upgrade":
+                blocked = f"not checked: the upgrade to {move.revision} fails (see {UPGRADE}[{engine}])."
+                for check in (STEPWISE, DOWNGRADE, ROUNDTRIP, MODEL, DATA):
+                    if not verdicts[check].problems:
+                        verdicts[check].problem(blocked)
+            elif move.phase == "downgrade":
+                verdicts[ROUNDTRIP].problem(
+                    f"not checked: the downgrade of {move.revision} fails (see {DOWNGRADE}[{engine}])."
+                )
+            break
+        else:
+            for verdict in verdicts.values():
+                verdict.problem(
+                    f"gave up after {MAX_WALKS} walks: too many revisions fail; fix the first ones and run again."
+                )
     finally:
         builder.shutdown(wait=True)  # its database is dropped even when the walk was interrupted
 

@@ -23,25 +23,17 @@ def migrator(request: pytest.FixtureRequest, migrations_engine: str) -> Iterator
     from pytest_migrations.migrator import Migrator
     from pytest_migrations.plugin import get_session
     from pytest_migrations.providers import ProviderUnavailable
+    from pytest_migrations.walk import PrepareFailed, fresh_database
 
     session = get_session(request.config)
     try:
         server = session.server(migrations_engine)
     except ProviderUnavailable as exc:
         pytest.fail(f"migrator[{migrations_engine}]: {exc}", pytrace=False)
-    database = server.create_database()
-    preparer = session.find_preparer()
-    if preparer is not None:
-        from pytest_migrations.walk import prepare_database
-
-        try:
-            prepare_database(database.url, migrations_engine, preparer)
-        except Exception as exc:
-            database.drop()
-            pytest.fail(
-                f"migrator[{migrations_engine}]: the pytest_migrations_prepare_database hook failed: {exc}",
-                pytrace=False,
-            )
+    try:
+        database = fresh_database(server, session.find_preparer())
+    except PrepareFailed as exc:
+        pytest.fail(f"migrator[{migrations_engine}]: {exc}", pytrace=False)
     project = session.project
     migrator = Migrator(project, database)
     # For a Flask app: an app context for the whole test, its engines (and binds) on throwaway databases.

@@ -171,14 +171,33 @@ def url_in_environment(names: tuple[str, ...], url: URL) -> Iterator[None]:
 Preparer = Callable[[sa.Connection, str], None]
 
 
-def prepare_database(url: URL, engine: str, prepare: Preparer) -> None:
-    """Run the user's pytest_migrations_prepare_database hook on a fresh throwaway database, in one transaction."""
-    connectable = sa.create_engine(url, poolclass=NullPool)
+class PrepareFailed(Exception):
+    """The pytest_migrations_prepare_database hook raised; the message says where and what."""
+
+
+def fresh_database(server: Any, prepare: Preparer | None) -> Any:
+    """A new throwaway database of `server`, built up to the base state by the user's prepare hook if any.
+
+    The hook runs in one transaction. If it raises, the database is dropped and PrepareFailed says why.
+    """
+    database = server.create_database()
+    if prepare is None:
+        return database
+    connectable = sa.create_engine(database.url, poolclass=NullPool)
     try:
         with connectable.begin() as connection:
-            prepare(connection, engine)
+            prepare(connection, server.engine)
+    except Exception as exc:
+        database.drop()
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = f"at {frames[-1].filename}:{frames[-1].lineno}\n" if frames else ""
+        raise PrepareFailed(
+            f"the pytest_migrations_prepare_database hook failed on {server.engine}, before any migration ran "
+            f"(nothing was checked).\n{where}{describe_error(exc)}"
+        ) from exc
     finally:
         connectable.dispose()
+    return database
 
 
 def drive(project: Project, url: URL, program: Program, server: Any = None) -> DriveOutcome:
