@@ -176,6 +176,8 @@ def walk_program(
 
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql("PRAGMA synchronous = OFF")  # a throwaway file needs no fsync
+        elif conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET synchronous_commit = off")  # commits between directions need no WAL flush
         state = seeding.SeedState(seed=options.seed, rows_per_table=options.rows_per_table) if walk.seed else None
         walk.seed_state = state
         initial = reader.snapshot(conn)

@@ -212,7 +212,11 @@ def drive(project: Project, url: URL, program: Program, server: Any = None) -> D
 
     def migrations_fn(heads: Any, context: MigrationContext) -> Iterator[MigrationStep]:
         state["started"] = True
+        previous: Move | None = None
         for move in program(context.connection, context):  # type: ignore[arg-type]
+            if previous is not None and previous.direction != move.direction:
+                start_new_transaction(context)
+            previous = move
             revision = script.get_revision(move.revision)
             if move.direction == "upgrade":
                 step = MigrationStep.upgrade_from_script(revision_map, revision)
@@ -267,6 +271,23 @@ def drive(project: Project, url: URL, program: Program, server: Any = None) -> D
     finally:
         engine.dispose()
     return outcome
+
+
+def start_new_transaction(context: MigrationContext) -> None:
+    """Commit what the walk did so far, as if the next moves were a separate `alembic` command.
+
+    A user runs `alembic upgrade` and `alembic downgrade` as separate commands, each in its own
+    transaction; the walk turns direction in the middle of one env.py run. Without a commit there, a
+    downgrade that uses what its upgrade made fails where it never would for the user: PostgreSQL
+    does not let a transaction use an enum value it added itself. Moves in one direction stay in one
+    transaction, as in one `alembic upgrade head`, so a revision using a value an earlier one adds in
+    that same run still fails, as it would in a deployment. Only where Alembic itself holds the
+    transaction (not env.py's own `engine.begin()`, not transaction_per_migration), and only on
+    engines whose DDL is transactional: elsewhere each statement commits anyway.
+    """
+    if context.impl.transactional_ddl and getattr(context, "_transaction", None) is not None:
+        with context.autocommit_block():
+            pass
 
 
 def describe_error(exc: BaseException) -> str:

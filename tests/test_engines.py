@@ -114,6 +114,49 @@ def test_enum_type_dropped_by_downgrade_passes_on_postgresql(project, run_checks
     assert_checks(result, *ENGINES)
 
 
+ENUM_VALUE_ADDED = {
+    **ENUM_DROPPED,
+    "0002_status_c": revision(
+        "0002",
+        "0001",
+        """op.execute("ALTER TYPE status ADD VALUE 'c'")""",
+        """
+        op.execute("UPDATE item SET status = 'a' WHERE status = 'c'")
+        op.execute("ALTER TYPE status RENAME TO status_old")
+        op.execute("CREATE TYPE status AS ENUM ('a', 'b')")
+        op.execute("ALTER TABLE item ALTER COLUMN status TYPE status USING status::text::status")
+        op.execute("DROP TYPE status_old")
+        """,
+        message="add status c",
+    ),
+}
+ENUM_ABC_MODEL = ENUM_MODEL.replace('sa.Enum("a", "b", name="status")', 'sa.Enum("a", "b", "c", name="status")')
+
+
+def test_downgrade_may_use_the_enum_value_its_upgrade_added(project, run_checks):
+    # `alembic upgrade` and `alembic downgrade` are separate commands, separate transactions: the
+    # walk commits when it turns, so PostgreSQL's "new enum values must be committed" is no false alarm.
+    project(ENUM_VALUE_ADDED, ENUM_ABC_MODEL)
+    result = run_checks(engines="postgresql")
+    assert_checks(result, "postgresql")
+
+
+def test_revision_using_an_enum_value_added_in_the_same_upgrade_run_fails(project, run_checks):
+    # One `alembic upgrade head` is one transaction: there, 0003 cannot use the value 0002 adds.
+    project(
+        {
+            **ENUM_VALUE_ADDED,
+            "0003_use_c": revision("0003", "0002", """op.execute("UPDATE item SET status = 'c' WHERE id = 1")""", ""),
+        },
+        ENUM_ABC_MODEL,
+    )
+    result = run_checks(engines="postgresql")
+    assert "test_upgrade" in failed_checks(result, "postgresql")
+    message = item_failure(result, "test_upgrade[postgresql]")
+    assert 'upgrade to 0003 ("revision 0003", migrations/versions/0003_use_c.py) failed on postgresql' in message
+    assert message.splitlines()[-1].startswith("psycopg2.UnsafeNewEnumValueUsage: unsafe use of new value")
+
+
 BOOLEAN_AS_INTEGER = {
     "0001_account": revision(
         "0001",
