@@ -100,7 +100,11 @@ def value_for(type_: Any, n: int, column: str) -> Any:
         precision = type_.precision if type_.precision is not None else 10
         whole_digits = max(precision - scale, 1)
         whole = n % (10 ** min(whole_digits, 6))
-        value = decimal.Decimal(whole) + decimal.Decimal(n % 100) / 100 if scale >= 2 else decimal.Decimal(whole)
+        value = decimal.Decimal(whole)
+        if scale > 0:  # every decimal place in use, the last one never 0: narrowing the scale must show
+            places = min(scale, 9)
+            fraction = (n % 10 ** (places - 1)) * 10 + n % 9 + 1
+            value += decimal.Decimal(fraction).scaleb(-places)
         return float(value) if getattr(type_, "asdecimal", True) is False else value
     if isinstance(type_, sa.DateTime):
         base = dt.datetime(2001, 2, 3, 4, 5, 6) + dt.timedelta(days=n % 9000, seconds=n % 86400)

@@ -101,6 +101,49 @@ def test_downgrade_that_readds_a_column_without_its_values_is_caught(project, ru
         assert "0002_rename.py" in text
 
 
+ACCOUNT = """
+op.create_table(
+    "account",
+    sa.Column("id", sa.Integer(), primary_key=True),
+    sa.Column("balance", sa.Numeric(12, 4), nullable=False),
+)
+"""
+SCALE_NARROWED = {
+    "0001_account": revision("0001", None, ACCOUNT, 'op.drop_table("account")'),
+    "0002_cents": revision(
+        "0002",
+        "0001",
+        """
+        with op.batch_alter_table("account") as batch:
+            batch.alter_column("balance", type_=sa.Numeric(12, 2), existing_type=sa.Numeric(12, 4), existing_nullable=False)
+        """,
+        """
+        with op.batch_alter_table("account") as batch:
+            batch.alter_column("balance", type_=sa.Numeric(12, 4), existing_type=sa.Numeric(12, 2), existing_nullable=False)
+        """,
+    ),
+}
+CENTS_MODEL = """
+account = sa.Table(
+    "account", metadata,
+    sa.Column("id", sa.Integer(), primary_key=True),
+    sa.Column("balance", sa.Numeric(12, 2), nullable=False),
+)
+"""
+
+
+def test_narrowing_a_numeric_scale_rounds_values_and_is_caught_where_it_does(project, run_checks):
+    # Seeded decimals use every decimal place, so 12.3457 -> 12.35 shows. SQLite keeps whatever it was given.
+    project(SCALE_NARROWED, CENTS_MODEL)
+    result = run_checks(engines=ALL_ENGINES)
+    assert_checks(result, *ENGINES, failed=data_failures(("postgresql", "mysql")))
+    for engine in ("postgresql", "mysql"):
+        # An upgrade may transform values; the round trip must give them back, and here it cannot.
+        assert "downgrade 0002 -> 0001 changed values of account.balance in 3 of 3 rows: id=100001 100001.0013 -> " in (
+            item_failure(result, f"test_data_preserved[{engine}]")
+        )
+
+
 MOVE_WITHOUT_MOVING_BACK = {
     "0001_person": revision("0001", None, PERSON, 'op.drop_table("person")'),
     "0002_profile": revision(
