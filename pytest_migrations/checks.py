@@ -13,6 +13,7 @@ or to step over a broken revision so the other revisions still get checked.
 from __future__ import annotations
 
 import gc
+import re
 import time
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -395,11 +396,12 @@ def _step_failure(project: Project, engine: str, move: Move, error: BaseExceptio
             f"If {rev.id} is meant to be irreversible, declare it in the pytest ini: migrations_irreversible = {rev.id}"
         )
     elif move.phase == "stepwise" and move.direction == "upgrade":
+        enum_left = engine == "postgresql" and re.search(r'type "[^"]+" already exists', describe_error(error))
         lines.append(
             f"The downgrade of {rev.id} left behind something its upgrade creates again"
             + (
                 " (on PostgreSQL, drop_table does not drop enum types: drop them in the downgrade)."
-                if engine == "postgresql"
+                if enum_left
                 else "."
             )
         )
@@ -407,6 +409,9 @@ def _step_failure(project: Project, engine: str, move: Move, error: BaseExceptio
         lines.append(
             "It succeeds on an empty database: give new NOT NULL columns a server_default (or fill them before "
             "adding the constraint), and make sure existing rows satisfy new unique and check constraints."
+        )
+        lines.append(
+            f"The revisions after {rev.id} were walked without rows, so their data is not checked until this is fixed."
         )
     location = error_location(error, project)
     if location:

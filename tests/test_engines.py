@@ -157,6 +157,21 @@ def test_revision_using_an_enum_value_added_in_the_same_upgrade_run_fails(projec
     assert message.splitlines()[-1].startswith("psycopg2.UnsafeNewEnumValueUsage: unsafe use of new value")
 
 
+def test_enum_hint_only_when_an_enum_type_was_left_behind(project, run_checks):
+    project(ENUM_LEFT_BEHIND, ENUM_MODEL)
+    result = run_checks(engines="postgresql")
+    assert "drop_table does not drop enum types" in item_failure(result, "test_stepwise_roundtrip[postgresql]")
+
+
+def test_schema_left_behind_gets_no_enum_hint(project, run_checks):
+    project({"0001_audit": revision("0001", None, 'op.execute("CREATE SCHEMA audit")', "")})
+    result = run_checks(engines="postgresql")
+    message = item_failure(result, "test_stepwise_roundtrip[postgresql]")
+    assert "The downgrade of 0001 left behind something its upgrade creates again." in message
+    assert "enum type" not in message
+    assert message.splitlines()[-1] == 'psycopg2.DuplicateSchema: schema "audit" already exists'
+
+
 BOOLEAN_AS_INTEGER = {
     "0001_account": revision(
         "0001",
