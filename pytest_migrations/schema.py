@@ -641,6 +641,15 @@ def _nullability(nullable: bool) -> str:
     return "nullable" if nullable else "NOT NULL"
 
 
+def check_ignore_rule(rule: str) -> None:
+    """Raise ValueError for a rule whose kind is misspelt, which would otherwise silence nothing, silently."""
+    kind, colon, target = rule.partition(":")
+    if colon and kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r} in {rule!r}; the kinds are {', '.join(KINDS)}")
+    if colon and not target:
+        raise ValueError(f"{rule!r} names no table after the colon; write {kind} alone to ignore it everywhere")
+
+
 def ignored(difference: Difference, rules: tuple[str, ...]) -> bool:
     """Rules: TABLE, TABLE.COLUMN, KIND, or KIND:TABLE[.COLUMN]; `*` matches any table."""
     for rule in rules:

@@ -14,6 +14,7 @@ from typing import Any
 from pytest_migrations import checks
 from pytest_migrations.project import Project, ProjectError, import_object, load_project
 from pytest_migrations.providers import ProviderUnavailable, Server, open_server
+from pytest_migrations.schema import check_ignore_rule
 from pytest_migrations.seeding import RowSupplier
 from pytest_migrations.settings import Settings
 from pytest_migrations.walk import Preparer
@@ -51,6 +52,11 @@ class MigrationsSession:
     @property
     def options(self) -> checks.CheckOptions:
         if self._options is None:
+            for rule in self.settings.ignore_rules:
+                try:
+                    check_ignore_rule(rule)
+                except ValueError as exc:
+                    raise ProjectError(f"migrations_ignore: {exc}.") from None
             project = self.project
             self._options = checks.CheckOptions(
                 irreversible=frozenset(

@@ -184,6 +184,20 @@ def test_ini_key_naming_an_unknown_revision(project, run_checks, key, nothing_le
     nothing_left_behind()
 
 
+@pytest.mark.parametrize(
+    ("rule", "complaint"),
+    [
+        ("server_defualt:author.name", "unknown kind 'server_defualt' in 'server_defualt:author.name'; the kinds are "),
+        ("nullable:", "'nullable:' names no table after the colon; write nullable alone to ignore it everywhere"),
+    ],
+)
+def test_ignore_rule_with_a_misspelt_kind(project, run_checks, rule, complaint, nothing_left_behind):
+    project(CLEAN, MODELS, pytest_ini=f"migrations_ignore =\n    {rule}\n")
+    error = usage_error(run_checks())
+    assert f"pytest-migrations: migrations_ignore: {complaint}" in error
+    nothing_left_behind()
+
+
 def test_metadata_that_does_not_import(project, run_checks, nothing_left_behind):
     project(CLEAN, MODELS)
     error = usage_error(run_checks("--migrations-metadata", "nosuch:meta"))
