@@ -493,6 +493,8 @@ def run_engine(
             if walk.seed_state is not None:
                 for problem in walk.seed_state.problems.values():
                     verdicts[DATA].note(problem + "; supply rows with the pytest_migrations_rows hook")
+                for error in walk.seed_state.hook_errors.values():
+                    verdicts[DATA].problem(error)
             heads = heads or walk.heads
             move = outcome.failed_move
 

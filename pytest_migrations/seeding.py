@@ -46,7 +46,10 @@ class SeedState:
     known: dict[str, TableRows] = field(default_factory=dict)
     inserted: dict[str, int] = field(default_factory=dict)
     seeded_schema: dict[str, TableSchema] = field(default_factory=dict)
-    problems: dict[str, str] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)  # tables generation cannot fill: reported as notes
+    hook_errors: dict[str, str] = field(
+        default_factory=dict
+    )  # the user's hook rows that cannot go in (first per table)
 
     @property
     def cap(self) -> int:
@@ -199,6 +202,29 @@ def generate_rows(
     return rows
 
 
+class SuppliedRowsError(ValueError):
+    """Rows from the pytest_migrations_rows hook that cannot be used; the message ends the sentence."""
+
+
+def new_supplied_rows(rows: Any, schema: TableSchema, existing: TableRows | None) -> list[dict[str, Any]]:
+    """The hook's rows, minus those whose primary key the table already holds.
+
+    The hook is asked again whenever the table's schema changes, and a hook that returns the
+    same fixed rows every time is the natural way to write one.
+    """
+    if not isinstance(rows, (list, tuple)) or not all(isinstance(row, dict) for row in rows):
+        raise SuppliedRowsError(f"are not a list of dicts (column -> value): {type(rows).__name__}")
+    unknown = sorted({column for row in rows for column in row} - set(schema.types))
+    if unknown:
+        raise SuppliedRowsError(
+            f"name columns it does not have: {', '.join(unknown)} (its columns: {', '.join(schema.types)})"
+        )
+    key = schema.primary_key
+    if not existing or not key:
+        return list(rows)
+    return [row for row in rows if not set(key) <= row.keys() or tuple(row[c] for c in key) not in existing.rows]
+
+
 def seed_tables(
     conn: sa.Connection,
     snapshot: Snapshot,
@@ -215,10 +241,16 @@ def seed_tables(
         changed = state.seeded_schema.get(name) != schema
         if have >= state.cap and not changed:
             continue
+        rows = supply(revision, name) if supply else None
+        supplied = rows is not None
         try:
-            rows = supply(revision, name) if supply else None
             if rows is None:
                 rows = generate_rows(schema, state.rows_per_table, state.inserted.get(name, 0), state.seed, state.known)
+            else:
+                rows = new_supplied_rows(rows, schema, state.known.get(name))
+        except SuppliedRowsError as exc:
+            state.hook_errors.setdefault(name, f"pytest_migrations_rows gave rows for {name} at {revision} that {exc}")
+            continue
         except (LookupError, TypeError) as exc:
             state.problems[name] = f"table {name} at {revision} cannot be seeded: {exc}"
             continue
@@ -231,7 +263,14 @@ def seed_tables(
             if savepoint is not None:
                 savepoint.rollback()
             message = " ".join(str(exc.orig).split())[:300]
-            state.problems[name] = f"table {name} at {revision} cannot be seeded: {message}"
+            if supplied:
+                state.hook_errors.setdefault(
+                    name,
+                    f"pytest_migrations_rows gave rows for {name} at {revision} that cannot be inserted "
+                    f"(return rows that fit the table as it is at that revision): {message}",
+                )
+            else:
+                state.problems[name] = f"table {name} at {revision} cannot be seeded: {message}"
             continue
         if savepoint is not None:
             savepoint.commit()
