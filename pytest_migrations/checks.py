@@ -27,7 +27,7 @@ from sqlalchemy import event
 
 from pytest_migrations import schema as schemas
 from pytest_migrations import seeding
-from pytest_migrations.project import Project
+from pytest_migrations.project import Project, user_code_location
 from pytest_migrations.providers import Server
 from pytest_migrations.walk import (
     DriveOutcome,
@@ -37,7 +37,6 @@ from pytest_migrations.walk import (
     Preparer,
     describe_error,
     drive,
-    error_location,
     fresh_database,
 )
 
@@ -413,7 +412,7 @@ def _step_failure(project: Project, engine: str, move: Move, error: BaseExceptio
         lines.append(
             f"The revisions after {rev.id} were walked without rows, so their data is not checked until this is fixed."
         )
-    location = error_location(error, project)
+    location = user_code_location(error)
     if location:
         lines.append(f"at {location}")
     lines.append(describe_error(error))
@@ -421,7 +420,7 @@ def _step_failure(project: Project, engine: str, move: Move, error: BaseExceptio
 
 
 def _env_failure(project: Project, engine: str, error: BaseException) -> str:
-    where = error_location(error, project)
+    where = user_code_location(error)
     if isinstance(error, ForeignDatabase):
         what, why = f"did not connect to the throwaway {engine} database; nothing was run.", str(error)
     else:

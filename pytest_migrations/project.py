@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import sysconfig
 import traceback
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -81,6 +82,23 @@ def _short_exception(exc: BaseException) -> str:
     return "".join(traceback.format_exception_only(type(exc), exc)).strip()
 
 
+# Where installed code lives: frames there are not the user's to fix.
+_LIBRARY_DIRS = tuple(
+    {sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")}
+    | {str(Path(__file__).resolve().parent)}
+)
+
+
+def user_code_location(exc: BaseException) -> str:
+    """file:line of the deepest frame of the user's own code (not the stdlib, an installed package or this plugin)."""
+    frames = [
+        frame
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if not frame.filename.startswith(("<", *_LIBRARY_DIRS)) and "site-packages" not in frame.filename
+    ]
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+
+
 def load_project(config_path: Path, origin: str, rootdir: Path) -> Project:
     if not config_path.exists():
         raise ProjectError(
@@ -121,6 +139,12 @@ def describe_history(config_path: Path, rootdir: Path, config: Config) -> Projec
             f"a revision file does not compile: {_short_exception(exc)}. Fix the file, then run again."
         ) from None
     except Exception as exc:
+        where = user_code_location(exc)
+        if where:  # raised while importing a revision file (or what it imports)
+            raise ProjectError(
+                f"a revision file fails to import: {_short_exception(exc)} (at {_display_path(where, rootdir)}). "
+                "Fix that file or what it imports, then run again."
+            ) from None
         raise ProjectError(
             f"the revision history in {script.versions} cannot be read: {_short_exception(exc)}. "
             + _dangling_references(script, rootdir)

@@ -298,13 +298,3 @@ def describe_error(exc: BaseException) -> str:
     else:
         text = "".join(traceback.format_exception_only(type(exc), exc))
     return " ".join(text.split())
-
-
-def error_location(exc: BaseException, project: Project) -> str:
-    """file:line of the deepest frame in the user's migrations, so the message points at their code."""
-    root = str(project.script.dir)
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(root)]
-    if not frames:
-        return ""
-    frame = frames[-1]
-    return f"{frame.filename}:{frame.lineno}"

@@ -145,6 +145,34 @@ def test_revision_with_a_syntax_error(project, run_checks, nothing_left_behind):
     nothing_left_behind()
 
 
+def test_revision_importing_a_missing_module_names_the_file(project, run_checks, nothing_left_behind):
+    project(
+        {
+            **CLEAN,
+            "0002_book": BOOK.replace("import sqlalchemy as sa\n", "import sqlalchemy as sa\nimport nosuchmodule\n"),
+        }
+    )
+    error = usage_error(run_checks())
+    assert (
+        "a revision file fails to import: ModuleNotFoundError: No module named 'nosuchmodule' "
+        "(at migrations/versions/0002_book.py:8). Fix that file or what it imports, then run again."
+    ) in error
+    nothing_left_behind()
+
+
+def test_model_module_raising_on_import_points_at_the_model_module(project, run_checks, pytester, nothing_left_behind):
+    root = project(CLEAN, MODELS)
+    (root / "models.py").write_text((root / "models.py").read_text() + '\nraise RuntimeError("no DATABASE_URL")\n')
+    line = len((root / "models.py").read_text().splitlines())
+    result = run_checks()
+    assert failure_lines(result, "test_upgrade[sqlite]")[1:] == [
+        f"env.py ({root / 'migrations'}/env.py) failed before running any migration on sqlite.",
+        f"at {root / 'models.py'}:{line}",
+        "RuntimeError: no DATABASE_URL",
+    ]
+    nothing_left_behind()
+
+
 @pytest.mark.filterwarnings("ignore:Revision nope referenced from")
 def test_down_revision_that_does_not_exist(project, run_checks, nothing_left_behind):
     book = revision("0002", "nope", 'op.create_table("book", sa.Column("id", sa.Integer(), primary_key=True))', "")
