@@ -129,7 +129,14 @@ def describe_history(config_path: Path, rootdir: Path, config: Config) -> Projec
     try:
         script = ScriptDirectory.from_config(config)
     except CommandError as exc:
-        raise ProjectError(f"{config_path}: {exc}") from None
+        location = config.get_main_option("script_location") or ""
+        hint = (
+            f" script_location = {location} is relative to the directory pytest runs in, not to {config_path.name}; "
+            f"write `script_location = %(here)s/{location}` to make it relative to the config file."
+            if location and not Path(location).is_absolute() and ":" not in location
+            else ""
+        )
+        raise ProjectError(f"{config_path}: {exc}{hint}") from None
 
     try:
         ordered = list(reversed(list(script.revision_map.iterate_revisions("heads", "base"))))

@@ -135,6 +135,23 @@ def test_alembic_ini_without_script_location(project, run_checks, nothing_left_b
     nothing_left_behind()
 
 
+def test_relative_script_location_from_another_directory_suggests_here(pytester, run_checks, nothing_left_behind):
+    from conftest import write_project
+
+    sub = pytester.path / "backend"
+    sub.mkdir()
+    write_project(sub, CLEAN, MODELS)
+    ini = sub / "alembic.ini"
+    ini.write_text(ini.read_text().replace("script_location = %(here)s/migrations", "script_location = migrations"))
+    error = usage_error(run_checks("--migrations-config", "backend/alembic.ini"))
+    assert "Path doesn't exist" in error
+    assert (
+        "script_location = migrations is relative to the directory pytest runs in, not to alembic.ini; "
+        "write `script_location = %(here)s/migrations` to make it relative to the config file."
+    ) in error
+    nothing_left_behind()
+
+
 def test_revision_with_a_syntax_error(project, run_checks, nothing_left_behind):
     root = project({**CLEAN, "0002_book": BOOK.replace("def upgrade():", "def upgrade(:")}, MODELS)
     error = usage_error(run_checks())
