@@ -151,7 +151,8 @@ def walk_program(
         return [d.text for d in schemas.diff(before, after, before_label, after_label) if not schemas.ignored(d, rules)]
 
     def program(conn: sa.Connection, context: MigrationContext) -> Generator[Move, None, None]:
-        reader.version_table = context.version_table
+        schema = context.version_table_schema
+        reader.version_table = f"{schema}.{context.version_table}" if schema else context.version_table
         bind = bind_of(context)
         on = "" if bind is None else f" [bind {bind or 'default'}]"
         walk.metadata[bind] = context.opts.get("target_metadata")
@@ -577,6 +578,9 @@ def build_model(server: Server, metadata: Any) -> ModelBuild:
         engine = sa.create_engine(database.url, poolclass=sa.pool.NullPool)
         try:
             with engine.begin() as conn:
+                if conn.dialect.name == "postgresql":  # create_all expects the schemas its tables name to exist
+                    for schema in sorted({t.schema for item in metadatas for t in item.tables.values() if t.schema}):
+                        conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
                 for item in metadatas:
                     item.create_all(conn)
             with engine.connect() as conn:

@@ -31,6 +31,7 @@ KINDS = (
     "check",
     "enum",
     "sequence",
+    "schema",
 )
 
 
@@ -66,6 +67,7 @@ class Snapshot:
     tables: dict[str, TableSchema]
     enums: dict[str, tuple[str, ...]] = field(default_factory=dict)
     sequences: frozenset[str] = frozenset()
+    schemas: frozenset[str] = frozenset()  # PostgreSQL schemas besides the default one
     # Not compared: the catalog fingerprint of each table, so the next snapshot can be incremental.
     fingerprints: dict[str, str] = field(default_factory=dict, compare=False)
 
@@ -200,22 +202,35 @@ _PG_TABLE_PRINT = """
     || '|' || coalesce((SELECT string_agg(pg_get_indexdef(indexrelid), ',' ORDER BY 1)
        FROM pg_index WHERE indrelid = c.oid), '')
 """
+# PostgreSQL: every schema a migration can use (not the catalogs, TOAST or temporary ones). Objects
+# of the default schema are known by their name, the others by schema.name, as a user writes them.
+_PG_USER_SCHEMA = "n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'"  # no % for exec_driver_sql
+
+
+def _pg_key(alias: str, name_column: str) -> str:
+    return f"CASE WHEN {alias}.nspname = current_schema() THEN {name_column} ELSE {alias}.nspname || '.' || {name_column} END"
+
+
 # One round trip: every table's name, the fingerprint of those asked for, and (name NULL) the
-# enum types and sequences, which belong to no table.
+# enum types, sequences and schemas, which belong to no table.
 _PG_FINGERPRINTS = sa.text(
     f"""
-    SELECT c.relname, CASE WHEN :everything OR c.relname = ANY(:fresh) OR NOT c.relname = ANY(:known)
-                      THEN {_PG_TABLE_PRINT} END
+    SELECT k.key, CASE WHEN :everything OR k.key = ANY(:fresh) OR NOT k.key = ANY(:known)
+                  THEN {_PG_TABLE_PRINT} END
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
+    CROSS JOIN LATERAL (SELECT {_pg_key("n", "c.relname")} AS key) AS k
+    WHERE {_PG_USER_SCHEMA} AND c.relkind IN ('r', 'p')
     UNION ALL
     SELECT NULL, coalesce(string_agg(item, E'\\n' ORDER BY item), '') FROM (
-        SELECT 'enum ' || t.typname || ' ' || string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) AS item
+        SELECT 'enum ' || {_pg_key("n", "t.typname")} || ' ' || string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder)
+               AS item
         FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid JOIN pg_namespace n ON n.oid = t.typnamespace
-        WHERE n.nspname = current_schema() GROUP BY t.typname
+        WHERE {_PG_USER_SCHEMA} GROUP BY n.nspname, t.typname
         UNION ALL
-        SELECT 'seq ' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind = 'S' AND n.nspname = current_schema()
+        SELECT 'seq ' || {_pg_key("n", "c.relname")} FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind = 'S' AND {_PG_USER_SCHEMA}
+        UNION ALL
+        SELECT 'schema ' || n.nspname FROM pg_namespace n WHERE {_PG_USER_SCHEMA} AND n.nspname <> current_schema()
     ) AS globals
     """
 )
@@ -245,8 +260,8 @@ _AUTO_INCREMENT = re.compile(r"\s+AUTO_INCREMENT=\d+")
 def list_tables(conn: sa.Connection) -> list[str]:
     if conn.dialect.name == "postgresql":
         query = (
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')"
+            f"SELECT {_pg_key('n', 'c.relname')} FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            f"WHERE {_PG_USER_SCHEMA} AND c.relkind IN ('r', 'p')"
         )
     else:  # cheaper than information_schema.tables on MariaDB
         return [row[0] for row in conn.exec_driver_sql("SHOW FULL TABLES") if row[1] == "BASE TABLE"]
@@ -264,10 +279,19 @@ _REACHES_UNNAMED = re.compile(
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 
 
+def split_key(key: str) -> tuple[str | None, str]:
+    """(schema, table) of a snapshot's table key: `name` in the default schema, `schema.name` elsewhere.
+
+    Only PostgreSQL snapshots have keys of the second kind; a dot in a table's own name is not supported.
+    """
+    schema, dot, name = key.partition(".")
+    return (schema, name) if dot else (None, key)
+
+
 def tables_named(statements: Iterable[str], tables: Iterable[str]) -> set[str]:
     """The tables a batch of SQL statements names (a word match: over-approximating is safe)."""
     words = {w.lower() for statement in statements for w in _WORD.findall(statement)}
-    return {t for t in tables if t.lower() in words}
+    return {t for t in tables if split_key(t)[1].lower() in words}
 
 
 def tables_to_refingerprint(statements: list[str], previous: Snapshot) -> set[str] | None:
@@ -292,7 +316,7 @@ class SchemaReader:
     # Recent table states by (name, fingerprint); a downgrade returns to one, so a few hundred suffice.
     cache: OrderedDict[tuple[str, str], TableSchema] = field(default_factory=OrderedDict)
     cache_size: int = 512
-    global_cache: dict[str, tuple[dict[str, tuple[str, ...]], frozenset[str]]] = field(default_factory=dict)
+    global_cache: dict[str, PostgresGlobals] = field(default_factory=dict)
 
     def snapshot(
         self, conn: sa.Connection, previous: Snapshot | None = None, statements: list[str] | None = None
@@ -320,8 +344,14 @@ class SchemaReader:
             else:
                 self.cache.move_to_end(key)
             tables[name] = cached
-        enums, sequences = self._globals(conn, global_print)
-        return Snapshot(tables=tables, enums=enums, sequences=sequences, fingerprints=fingerprints)
+        extra = self._globals(conn, global_print)
+        return Snapshot(
+            tables=tables,
+            enums=extra.enums,
+            sequences=extra.sequences,
+            schemas=extra.schemas,
+            fingerprints=fingerprints,
+        )
 
     def _fingerprints(
         self, conn: sa.Connection, previous: Snapshot | None, statements: list[str] | None
@@ -350,30 +380,46 @@ class SchemaReader:
         fingerprints.pop(self.version_table, None)
         return fingerprints, global_print
 
-    def _globals(self, conn: sa.Connection, key: str) -> tuple[dict[str, tuple[str, ...]], frozenset[str]]:
+    def _globals(self, conn: sa.Connection, key: str) -> PostgresGlobals:
         if conn.dialect.name != "postgresql":
-            return {}, frozenset()
+            return PostgresGlobals()
         if key in self.global_cache:
             return self.global_cache[key]
         enums = {
             row[0]: tuple(row[1])
             for row in conn.exec_driver_sql(
-                "SELECT t.typname, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_type t "
-                "JOIN pg_enum e ON e.enumtypid = t.oid JOIN pg_namespace n ON n.oid = t.typnamespace "
-                "WHERE n.nspname = current_schema() GROUP BY t.typname"
+                f"SELECT {_pg_key('n', 't.typname')}, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) "
+                "FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid JOIN pg_namespace n ON n.oid = t.typnamespace "
+                f"WHERE {_PG_USER_SCHEMA} GROUP BY n.nspname, t.typname"
             )
         }
         # Sequences owned by a column (serial, identity) are an implementation detail of that column.
         sequences = frozenset(
             row[0]
             for row in conn.exec_driver_sql(
-                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE c.relkind = 'S' AND n.nspname = current_schema() AND NOT EXISTS ("
+                f"SELECT {_pg_key('n', 'c.relname')} FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                f"WHERE c.relkind = 'S' AND {_PG_USER_SCHEMA} AND NOT EXISTS ("
                 "SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i'))"
             )
         )
-        self.global_cache[key] = (enums, sequences)
-        return enums, sequences
+        schemas = frozenset(
+            row[0]
+            for row in conn.exec_driver_sql(
+                f"SELECT n.nspname FROM pg_namespace n WHERE {_PG_USER_SCHEMA} AND n.nspname <> current_schema()"
+            )
+        )
+        found = PostgresGlobals(enums, sequences, schemas)
+        self.global_cache[key] = found
+        return found
+
+
+@dataclass(frozen=True)
+class PostgresGlobals:
+    """What a PostgreSQL snapshot holds besides tables: enum types, free sequences, extra schemas."""
+
+    enums: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    sequences: frozenset[str] = frozenset()
+    schemas: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -411,13 +457,15 @@ _PG_CONSTRAINTS_AND_INDEXES = sa.text(
           'columns', (SELECT json_agg(a.attname ORDER BY k.ord)
                       FROM unnest(con.conkey) WITH ORDINALITY AS k(num, ord)
                       JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.num),
-          'referred_table', rc.relname,
+          'referred_table', CASE WHEN rn.nspname = current_schema() THEN rc.relname
+                                 ELSE rn.nspname || '.' || rc.relname END,
           'referred_columns', (SELECT json_agg(a.attname ORDER BY k.ord)
                                FROM unnest(con.confkey) WITH ORDINALITY AS k(num, ord)
                                JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.num),
           'on_delete', con.confdeltype, 'on_update', con.confupdtype,
           'definition', pg_get_constraintdef(con.oid, true)) ORDER BY con.conname)
         FROM pg_constraint con LEFT JOIN pg_class rc ON rc.oid = con.confrelid
+        LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
         WHERE con.conrelid = c.oid), '[]'),
       coalesce((SELECT json_agg(json_build_object(
           'name', ic.relname, 'unique', i.indisunique,
@@ -431,15 +479,16 @@ _PG_CONSTRAINTS_AND_INDEXES = sa.text(
                           FROM generate_series(1, i.indnkeyatts::int) AS k(ord))) ORDER BY ic.relname)
         FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = c.oid), '[]')
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname = current_schema() AND c.relname = :name AND c.relkind IN ('r', 'p')
+    WHERE n.nspname = coalesce(:schema, current_schema()) AND c.relname = :name AND c.relkind IN ('r', 'p')
     """
 )
 _PG_FK_ACTIONS = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
 _CHECK_DEFINITION = re.compile(r"^CHECK\s*\((.*)\)(\s+NOT VALID)?$", re.S)
 
 
-def _reflect_postgresql(conn: sa.Connection, name: str) -> _Reflected:
-    row = conn.execute(_PG_CONSTRAINTS_AND_INDEXES, {"name": name}).one()
+def _reflect_postgresql(conn: sa.Connection, key: str) -> _Reflected:
+    schema, name = split_key(key)
+    row = conn.execute(_PG_CONSTRAINTS_AND_INDEXES, {"schema": schema, "name": name}).one()
     constraints, indexes = row
     reflected = _Reflected(pk=[], foreign_keys=[], uniques=[], indexes=[], checks=[])
     for con in constraints:
@@ -480,7 +529,8 @@ def _reflect_postgresql(conn: sa.Connection, name: str) -> _Reflected:
 
 
 def reflect_table(inspector: Inspector, name: str, dialect: sa.Dialect) -> TableSchema:
-    raw_columns = inspector.get_columns(name)
+    schema, table = split_key(name) if dialect.name == "postgresql" else (None, name)
+    raw_columns = inspector.get_columns(table, schema=schema)
     if dialect.name == "postgresql" and isinstance(inspector.bind, sa.Connection):
         reflected = _reflect_postgresql(inspector.bind, name)
     else:
@@ -625,6 +675,15 @@ def diff(before: Snapshot, after: Snapshot, before_label: str, after_label: str)
                 "absent" if new_vals is None else "values (" + ", ".join(new_vals) + ")",
                 "absent" if old_vals is None else "(" + ", ".join(old_vals) + ")",
             )
+    for schema in sorted(before.schemas ^ after.schemas):
+        add(
+            "schema",
+            None,
+            None,
+            f"schema {schema}",
+            "present" if schema in after.schemas else "absent",
+            "present" if schema in before.schemas else "absent",
+        )
     for seq in sorted(before.sequences ^ after.sequences):
         add(
             "sequence",
@@ -658,10 +717,9 @@ def ignored(difference: Difference, rules: tuple[str, ...]) -> bool:
             kind, target = target, "*"
         if kind and kind != difference.kind:
             continue
-        table, _, column = target.partition(".")
-        if table not in ("*", difference.table):
-            continue
-        if column and column not in ("*", difference.column):
-            continue
-        return True
+        if target in ("*", difference.table):  # a table (schema.table outside the default schema)
+            return True
+        table, _, column = target.rpartition(".")
+        if table in ("*", difference.table) and column in ("*", difference.column):
+            return True
     return False

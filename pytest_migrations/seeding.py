@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.util import LRUCache
 
-from pytest_migrations.schema import Snapshot, TableSchema, tables_named
+from pytest_migrations.schema import Snapshot, TableSchema, split_key, tables_named
 
 RowSupplier = Callable[[str, str], "list[dict[str, Any]] | None"]
 KEY_BASE = 100001  # far above what a data migration's own inserts get from a sequence
@@ -59,7 +59,9 @@ class SeedState:
 @functools.lru_cache(maxsize=512)  # building a Table costs more than reading a small one
 def sa_table(schema: TableSchema, writable: bool = False) -> sa.Table:
     names = [n for n in schema.types if not (writable and n in schema.generated)]
-    return sa.Table(schema.name, sa.MetaData(), *(sa.Column(name, schema.types[name]) for name in names))
+    columns = (sa.Column(name, schema.types[name]) for name in names)
+    namespace, table = split_key(schema.name)
+    return sa.Table(table, sa.MetaData(), *columns, schema=namespace)
 
 
 def read_rows(conn: sa.Connection, schema: TableSchema) -> TableRows:
@@ -286,17 +288,21 @@ def delete_all_rows(conn: sa.Connection, tables: Iterable[str]) -> None:
     if not names:
         return
     preparer = conn.dialect.identifier_preparer
+
+    def quote(key: str) -> str:
+        return ".".join(preparer.quote(part) for part in split_key(key) if part is not None)
+
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("TRUNCATE " + ", ".join(preparer.quote(n) for n in names) + " CASCADE")
+        conn.exec_driver_sql("TRUNCATE " + ", ".join(quote(n) for n in names) + " CASCADE")
     elif conn.dialect.name in ("mysql", "mariadb"):
         conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 0")
         for name in names:
-            conn.exec_driver_sql(f"DELETE FROM {preparer.quote(name)}")
+            conn.exec_driver_sql(f"DELETE FROM {quote(name)}")
         conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")
     else:
         conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
         for name in names:
-            conn.exec_driver_sql(f"DELETE FROM {preparer.quote(name)}")
+            conn.exec_driver_sql(f"DELETE FROM {quote(name)}")
 
 
 # ------------------------------------------------------------------- compare

@@ -172,6 +172,75 @@ def test_schema_left_behind_gets_no_enum_hint(project, run_checks):
     assert message.splitlines()[-1] == 'psycopg2.DuplicateSchema: schema "audit" already exists'
 
 
+AUDIT_SCHEMA = {
+    "0001_audit": revision(
+        "0001",
+        None,
+        """
+        op.execute("CREATE SCHEMA IF NOT EXISTS audit")
+        op.create_table(
+            "log",
+            sa.Column("id", sa.Integer(), primary_key=True),
+            sa.Column("message", sa.String(100), nullable=False),
+            schema="audit",
+        )
+        """,
+        """
+        op.drop_table("log", schema="audit")
+        op.execute("DROP SCHEMA audit")
+        """,
+    ),
+}
+AUDIT_MODEL = """
+log = sa.Table(
+    "log", metadata,
+    sa.Column("id", sa.Integer(), primary_key=True),
+    sa.Column("message", sa.String(100), nullable=False),
+    schema="audit",
+)
+"""
+
+
+def test_tables_in_another_postgresql_schema_are_checked_like_the_others(project, run_checks):
+    project(AUDIT_SCHEMA, AUDIT_MODEL)
+    result = run_checks(engines="postgresql")
+    assert_checks(result, "postgresql")
+
+
+def test_column_lost_in_another_postgresql_schema_is_caught(project, run_checks):
+    project(
+        {
+            **AUDIT_SCHEMA,
+            "0002_no_message": revision(
+                "0002",
+                "0001",
+                'op.drop_column("log", "message", schema="audit")',
+                'op.add_column("log", sa.Column("message", sa.String(100), nullable=True), schema="audit")',
+            ),
+        },
+        AUDIT_MODEL.replace('    sa.Column("message", sa.String(100), nullable=False),\n', ""),
+    )
+    result = run_checks(engines="postgresql")
+    assert failed_checks(result, "postgresql") == {"test_stepwise_roundtrip", "test_data_preserved"}
+    assert "audit.log.message: nullable after downgrade of 0002, NOT NULL before" in item_failure(
+        result, "test_stepwise_roundtrip[postgresql]"
+    )
+    assert "downgrade 0002 -> 0001 lost values of audit.log.message in 3 of 3 rows" in item_failure(
+        result, "test_data_preserved[postgresql]"
+    )
+
+
+def test_schema_left_behind_by_the_downgrade_is_caught(project, run_checks):
+    project(
+        {"0001_audit": AUDIT_SCHEMA["0001_audit"].replace('    op.execute("DROP SCHEMA audit")\n', "")}, AUDIT_MODEL
+    )
+    result = run_checks(engines="postgresql")
+    assert failed_checks(result, "postgresql") == {"test_stepwise_roundtrip", "test_downgrade"}
+    assert "schema audit: present after downgrading to base, absent before the first upgrade" in item_failure(
+        result, "test_downgrade[postgresql]"
+    )
+
+
 BOOLEAN_AS_INTEGER = {
     "0001_account": revision(
         "0001",
