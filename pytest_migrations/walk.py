@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 import traceback
 from collections.abc import Callable, Generator, Iterator
@@ -22,10 +23,12 @@ from typing import Any
 import sqlalchemy as sa
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext, MigrationStep
+from sqlalchemy import event
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
 from pytest_migrations.project import Project
+from pytest_migrations.providers import DB_PREFIX
 
 
 @dataclass(frozen=True)
@@ -102,14 +105,17 @@ def url_identity(url: URL) -> str:
     return str(url.database)
 
 
+@contextmanager
 def guarded_environment(
     config: Any, script: Any, throwaway: Callable[[], dict[str, URL]], **kwargs: Any
-) -> EnvironmentContext:
-    """An EnvironmentContext that migrates only the throwaway databases `throwaway()` names.
+) -> Iterator[EnvironmentContext]:
+    """The EnvironmentContext for one run of env.py, which may touch only the databases `throwaway()` names.
 
     env.py decides where it connects; many read a URL from their own settings or an environment
     variable and would otherwise migrate (and, for the data check, fill and empty) the user's real
-    database. The check runs when env.py calls run_migrations(), before Alembic writes anything.
+    database. Every connection env.py opens is checked before env.py can use it, and the one it
+    hands Alembic is checked again when it calls run_migrations() (it may have been opened
+    earlier). Only connections opened in this thread count: the model is built in another one.
     (Alembic's module-level `context` proxy forwards calls to the instance's attributes, so the
     instance's run_migrations is wrapped; a subclass would not be proxied.)
     """
@@ -123,7 +129,25 @@ def guarded_environment(
         run(**kw)
 
     env.run_migrations = run_migrations  # type: ignore[method-assign]
-    return env
+    thread = threading.get_ident()
+
+    def on_connect(connection: sa.Connection) -> None:
+        if threading.get_ident() == thread:
+            try:
+                refuse_foreign(connection, throwaway())
+            except ForeignDatabase:
+                connection.close()
+                raise
+            # The question began a transaction; left open, Alembic would take it for env.py's own
+            # and never commit the migrations.
+            connection.rollback()
+
+    event.listen(sa.engine.Engine, "engine_connect", on_connect)
+    try:
+        with env:
+            yield env
+    finally:
+        event.remove(sa.engine.Engine, "engine_connect", on_connect)
 
 
 def refuse_foreign(connection: sa.Connection, throwaway: dict[str, URL]) -> None:
@@ -132,10 +156,18 @@ def refuse_foreign(connection: sa.Connection, throwaway: dict[str, URL]) -> None
     if found in throwaway:
         return
     expected = next(iter(throwaway.values()), None)
-    raise ForeignDatabase(
+    what = (
         f"env.py connected to the {connection.dialect.name} database {found!r}, not to the throwaway database "
-        f"pytest-migrations created ({url_identity(expected) if expected else 'none'!r}). "
-        "pytest-migrations only migrates databases it created itself: make env.py connect to "
+        f"pytest-migrations created for this run of env.py ({url_identity(expected) if expected else 'none'!r})"
+    )
+    if os.path.basename(found).startswith(DB_PREFIX):  # one of ours, made for an earlier run of env.py
+        raise ForeignDatabase(
+            f"{what}. It is one pytest-migrations made for an earlier run: env.py (or a module it imports) read "
+            "the URL once and kept it. Read it anew inside run_migrations_online(), e.g. from "
+            'config.get_main_option("sqlalchemy.url").'
+        )
+    raise ForeignDatabase(
+        f"{what}. pytest-migrations only migrates databases it created itself: make env.py connect to "
         'config.get_main_option("sqlalchemy.url") or use config.attributes["connection"]; if it reads its URL '
         "from an environment variable, name that variable in the migrations_url_env ini key."
     )
@@ -243,16 +275,16 @@ def drive(project: Project, url: URL, program: Program, server: Any = None) -> D
             engine.connect() as connection,
         ):
             config.attributes["connection"] = connection
-            env = guarded_environment(
+            guarded = guarded_environment(
                 config,
                 script,
+                throwaway_databases(url, server),
                 fn=migrations_fn,
                 as_sql=False,
                 destination_rev="heads",
-                throwaway=throwaway_databases(url, server),
             )
             try:
-                with env:
+                with guarded:
                     script.run_env()
                 outcome.completed = True
             except BaseException as exc:

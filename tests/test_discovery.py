@@ -214,6 +214,43 @@ def test_migrations_url_env_points_env_py_at_the_throwaway_database(
     assert contents() == {"customer": [(1, "ada")]}
 
 
+def test_env_py_writing_before_run_migrations_is_stopped_at_connect(
+    project, run_checks, pytester, monkeypatch, engine, users_database
+):
+    url, contents = users_database
+    monkeypatch.setenv("APP_DATABASE_URL", url)
+    env = ENV_FROM_VARIABLE.replace(
+        "    with connectable.connect() as connection:\n",
+        "    with connectable.connect() as connection:\n"
+        '        connection.execute(sa.text("CREATE TABLE touched (id INTEGER)"))\n'
+        "        connection.commit()\n",
+    )
+    project(ONE_TABLE, MODELS, env_py=env)
+    (pytester.path / "models.py").write_text("import sqlalchemy as sa\n\nmetadata = sa.MetaData()\n" + MODELS)
+    result = run_checks(engines=engine)
+    assert item_outcomes(result) == expected_outcomes(engine, **{check: "failed" for check in CHECKS[1:]})
+    assert f"did not connect to the throwaway {engine} database; nothing was run." in item_failure(
+        result, f"test_upgrade[{engine}]"
+    )
+    assert contents() == {"customer": [(1, "ada")]}
+
+
+def test_url_read_once_and_kept_is_named_as_the_cause(project, run_checks, pytester, monkeypatch):
+    monkeypatch.setenv("APP_DATABASE_URL", "sqlite:///never-used.db")
+    env = ENV_FROM_VARIABLE.replace('os.environ["APP_DATABASE_URL"]', "appsettings.DATABASE_URL").replace(
+        "import os\n", "import os\n\nimport appsettings\n"
+    )
+    project(ONE_TABLE, MODELS, env_py=env, pytest_ini="migrations_url_env = APP_DATABASE_URL\n")
+    (pytester.path / "models.py").write_text("import sqlalchemy as sa\n\nmetadata = sa.MetaData()\n" + MODELS)
+    (pytester.path / "appsettings.py").write_text('import os\n\nDATABASE_URL = os.environ["APP_DATABASE_URL"]\n')
+    result = run_checks(engines="sqlite,postgresql")
+    assert item_outcomes(result)["test_upgrade[sqlite]"] == "passed"  # the first run read the right URL
+    message = item_failure(result, "test_upgrade[postgresql]")
+    assert "It is one pytest-migrations made for an earlier run: env.py (or a module it imports) read the URL" in (
+        message
+    )
+
+
 # ------------------------------------------- a history that starts from tables it did not create
 
 ALTERS_LEGACY = {
