@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import functools
 import re
 import uuid
 from collections.abc import Callable, Iterable
@@ -56,12 +55,24 @@ class SeedState:
         return self.rows_per_table * 4
 
 
-@functools.lru_cache(maxsize=512)  # building a Table costs more than reading a small one
+# Building a Table costs more than reading a small one. Keyed by the TableSchema object itself, not
+# by its value: equal schemas may hold different SQLAlchemy types (a PostgreSQL enum that gained a
+# value compares equal), and reading 'c' through an Enum('a', 'b') fails. The entry keeps its
+# TableSchema alive, so an id is never reused while cached.
+_TABLES: LRUCache = LRUCache(512)
+
+
 def sa_table(schema: TableSchema, writable: bool = False) -> sa.Table:
+    key = (id(schema), writable)
+    hit = _TABLES.get(key)
+    if hit is not None and hit[0] is schema:
+        return hit[1]
     names = [n for n in schema.types if not (writable and n in schema.generated)]
     columns = (sa.Column(name, schema.types[name]) for name in names)
-    namespace, table = split_key(schema.name)
-    return sa.Table(table, sa.MetaData(), *columns, schema=namespace)
+    namespace, name = split_key(schema.name)
+    table = sa.Table(name, sa.MetaData(), *columns, schema=namespace)
+    _TABLES[key] = (schema, table)
+    return table
 
 
 def read_rows(conn: sa.Connection, schema: TableSchema) -> TableRows:

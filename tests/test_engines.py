@@ -157,6 +157,30 @@ def test_revision_using_an_enum_value_added_in_the_same_upgrade_run_fails(projec
     assert message.splitlines()[-1].startswith("psycopg2.UnsafeNewEnumValueUsage: unsafe use of new value")
 
 
+def test_rows_holding_an_enum_value_added_by_a_later_revision_are_read_back(project, run_checks):
+    # The table's own DDL never changes, but its enum type does: reading 'c' needs the new type.
+    added = ENUM_VALUE_ADDED["0002_status_c"].replace(
+        """op.execute("ALTER TYPE status ADD VALUE 'c'")""",
+        """with op.get_context().autocommit_block():
+        op.execute("ALTER TYPE status ADD VALUE 'c'")""",
+    )
+    project(
+        {
+            **ENUM_VALUE_ADDED,
+            "0002_status_c": added,
+            "0003_use_c": revision(
+                "0003",
+                "0002",
+                """op.execute("UPDATE item SET status = 'c' WHERE id < 0")""",
+                "",
+            ),
+        },
+        ENUM_ABC_MODEL,
+    )
+    result = run_checks(engines="postgresql")
+    assert_checks(result, "postgresql")
+
+
 def test_enum_hint_only_when_an_enum_type_was_left_behind(project, run_checks):
     project(ENUM_LEFT_BEHIND, ENUM_MODEL)
     result = run_checks(engines="postgresql")
