@@ -194,7 +194,7 @@ def walk_program(
                     state.known[name] = fresh[name]  # type: ignore[assignment]
                 else:
                     fresh[name] = None
-                    state.known.pop(name, None)
+                    state.forget(name)
             return fresh
 
         for rev in order:

@@ -46,9 +46,14 @@ class SeedState:
     inserted: dict[str, int] = field(default_factory=dict)
     seeded_schema: dict[str, TableSchema] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)  # tables generation cannot fill: reported as notes
-    hook_errors: dict[str, str] = field(
-        default_factory=dict
-    )  # the user's hook rows that cannot go in (first per table)
+    supplied: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # what the hook gave, per table
+    # Rows the user's hook gave that cannot go in (the first per table): failures, not notes.
+    hook_errors: dict[str, str] = field(default_factory=dict)
+
+    def forget(self, table: str) -> None:
+        """The table is gone: what was known of its rows, and what the hook gave for it, no longer holds."""
+        self.known.pop(table, None)
+        self.supplied.pop(table, None)
 
     @property
     def cap(self) -> int:
@@ -219,8 +224,10 @@ class SuppliedRowsError(ValueError):
     """Rows from the pytest_migrations_rows hook that cannot be used; the message ends the sentence."""
 
 
-def new_supplied_rows(rows: Any, schema: TableSchema, existing: TableRows | None) -> list[dict[str, Any]]:
-    """The hook's rows, minus those whose primary key the table already holds.
+def new_supplied_rows(
+    rows: Any, schema: TableSchema, existing: TableRows | None, given_before: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The hook's rows, minus those it gave before for this table and those whose primary key is there already.
 
     The hook is asked again whenever the table's schema changes, and a hook that returns the
     same fixed rows every time is the natural way to write one.
@@ -233,9 +240,33 @@ def new_supplied_rows(rows: Any, schema: TableSchema, existing: TableRows | None
             f"name columns it does not have: {', '.join(unknown)} (its columns: {', '.join(schema.types)})"
         )
     key = schema.primary_key
-    if not existing or not key:
-        return list(rows)
-    return [row for row in rows if not set(key) <= row.keys() or tuple(row[c] for c in key) not in existing.rows]
+    present = {tuple(_key_value(v) for v in values) for values in existing.rows} if existing and key else set()
+    return [
+        row
+        for row in rows
+        if row not in given_before
+        and not (key and set(key) <= row.keys() and tuple(_key_value(row[c]) for c in key) in present)
+    ]
+
+
+def _key_value(value: Any) -> Any:
+    """A primary key value as comparable across drivers: a UUID comes back as an object, or 32 or 36 characters."""
+    if isinstance(value, uuid.UUID):
+        return value.hex
+    if isinstance(value, str) and len(value) in (32, 36):
+        try:
+            return uuid.UUID(value).hex
+        except ValueError:
+            return value
+    return value
+
+
+def _by_columns(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Rows grouped by the columns they set: one INSERT takes rows of one shape (the others get their defaults)."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    return list(groups.values())
 
 
 def seed_tables(
@@ -260,7 +291,9 @@ def seed_tables(
             if rows is None:
                 rows = generate_rows(schema, state.rows_per_table, state.inserted.get(name, 0), state.seed, state.known)
             else:
-                rows = new_supplied_rows(rows, schema, state.known.get(name))
+                given = state.supplied.setdefault(name, [])
+                rows = new_supplied_rows(rows, schema, state.known.get(name), given)
+                given.extend(rows)
         except SuppliedRowsError as exc:
             state.hook_errors.setdefault(name, f"pytest_migrations_rows gave rows for {name} at {revision} that {exc}")
             continue
@@ -271,7 +304,8 @@ def seed_tables(
             continue
         savepoint = conn.begin_nested() if savepoints else None
         try:
-            conn.execute(sa_table(schema, writable=True).insert(), rows, execution_options=SQL_CACHE)
+            for group in _by_columns(rows):
+                conn.execute(sa_table(schema, writable=True).insert(), group, execution_options=SQL_CACHE)
         except sa.exc.DBAPIError as exc:
             if savepoint is not None:
                 savepoint.rollback()

@@ -501,6 +501,65 @@ def test_rows_hook_may_return_the_same_rows_every_time(project, run_checks, pyte
     assert "cannot be seeded" not in result.stdout.str()
 
 
+COUPONS = {
+    "0001_coupon": revision(
+        "0001",
+        None,
+        """
+        op.create_table(
+            "coupon",
+            sa.Column("id", sa.Integer(), primary_key=True),
+            sa.Column("code", sa.String(10), nullable=False, unique=True),
+            sa.Column("note", sa.String(20), nullable=True),
+        )
+        op.create_table(
+            "ticket",
+            sa.Column("id", sa.Uuid(), primary_key=True),
+            sa.Column("code", sa.String(10), nullable=False, unique=True),
+        )
+        """,
+        """
+        op.drop_table("ticket")
+        op.drop_table("coupon")
+        """,
+    ),
+    "0002_extra": revision(
+        "0002",
+        "0001",
+        """
+        op.add_column("coupon", sa.Column("extra", sa.Integer(), nullable=True))
+        op.add_column("ticket", sa.Column("extra", sa.Integer(), nullable=True))
+        """,
+        """
+        op.drop_column("ticket", "extra")
+        op.drop_column("coupon", "extra")
+        """,
+    ),
+}
+COUPONS["0003_index"] = revision(
+    "0003",
+    "0002",
+    'op.create_index("ix_coupon_note", "coupon", ["note"])',
+    'op.drop_index("ix_coupon_note", table_name="coupon")',
+)
+COUPON_HOOK = """
+def pytest_migrations_rows(revision, table):
+    if table == "coupon":  # no key on one row, another row of a different shape
+        return [{"code": "X-1"}, {"id": 7, "code": "X-7", "note": "seven"}]
+    if table == "ticket":  # a UUID key given as a string; drivers give it back as they like
+        return [{"id": "12345678-1234-5678-1234-567812345678", "code": "T-1"}]
+"""
+
+
+def test_rows_hook_rows_without_keys_of_mixed_shapes_and_string_uuids(project, run_checks, pytester):
+    # The hook is asked before every upgrade while its tables hold few rows: at 0001 and again at 0002.
+    project(COUPONS)
+    pytester.makeconftest(COUPON_HOOK)
+    result = run_checks("-rA", engines=ALL_ENGINES)
+    assert {outcome for name, outcome in item_outcomes(result).items() if "model" not in name} == {"passed"}
+    assert "cannot be" not in result.stdout.str()
+
+
 @pytest.mark.parametrize(
     ("rows", "engines", "complaint"),
     [
