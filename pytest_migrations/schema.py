@@ -347,11 +347,12 @@ class SchemaReader:
                 self.cache.move_to_end(key)
             tables[name] = cached
         extra = self._globals(conn, global_print)
+        version_schema = split_key(self.version_table)[0]  # Alembic's (version_table_schema), not the project's
         return Snapshot(
             tables=tables,
             enums=extra.enums,
             sequences=extra.sequences,
-            schemas=extra.schemas,
+            schemas=extra.schemas - {version_schema},
             fingerprints=fingerprints,
         )
 
@@ -671,7 +672,7 @@ def diff(before: Snapshot, after: Snapshot, before_label: str, after_label: str)
         if old_vals != new_vals:
             add(
                 "enum",
-                None,
+                enum,  # ignore rules name it where they name a table: enum:status
                 None,
                 f"enum type {enum}",
                 "absent" if new_vals is None else "values (" + ", ".join(new_vals) + ")",
@@ -680,7 +681,7 @@ def diff(before: Snapshot, after: Snapshot, before_label: str, after_label: str)
     for schema in sorted(before.schemas ^ after.schemas):
         add(
             "schema",
-            None,
+            schema,
             None,
             f"schema {schema}",
             "present" if schema in after.schemas else "absent",
@@ -689,7 +690,7 @@ def diff(before: Snapshot, after: Snapshot, before_label: str, after_label: str)
     for seq in sorted(before.sequences ^ after.sequences):
         add(
             "sequence",
-            None,
+            seq,
             None,
             f"sequence {seq}",
             "present" if seq in after.sequences else "absent",

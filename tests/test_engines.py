@@ -254,6 +254,39 @@ def test_column_lost_in_another_postgresql_schema_is_caught(project, run_checks)
     )
 
 
+def test_version_table_in_its_own_schema_is_alembic_s_not_a_difference(project, run_checks, pytester):
+    from conftest import _TEMPLATE
+
+    env = (
+        (_TEMPLATE / "env.py")
+        .read_text()
+        .replace("target_metadata = None", "from models import metadata as target_metadata")
+        .replace(
+            "    with connectable.connect() as connection:\n",
+            "    with connectable.connect() as connection:\n"
+            '        connection.exec_driver_sql("CREATE SCHEMA IF NOT EXISTS meta")\n'
+            "        connection.commit()\n",
+        )
+        .replace("target_metadata=target_metadata\n", 'target_metadata=target_metadata, version_table_schema="meta"\n')
+    )
+    assert 'version_table_schema="meta"' in env
+    project(ENUM_DROPPED, ENUM_MODEL, env_py=env)
+    (pytester.path / "models.py").write_text("import sqlalchemy as sa\n\nmetadata = sa.MetaData()\n" + ENUM_MODEL)
+    result = run_checks(engines="postgresql")
+    assert_checks(result, "postgresql")
+
+
+@pytest.mark.parametrize("rule", ["schema:audit", "audit"])
+def test_ignore_rule_names_a_schema_like_a_table(project, run_checks, rule):
+    project(
+        {"0001_audit": AUDIT_SCHEMA["0001_audit"].replace('    op.execute("DROP SCHEMA audit")\n', "")},
+        AUDIT_MODEL,
+        pytest_ini=f"migrations_ignore =\n    {rule}\n",
+    )
+    result = run_checks(engines="postgresql")
+    assert "test_downgrade" not in failed_checks(result, "postgresql")
+
+
 def test_schema_left_behind_by_the_downgrade_is_caught(project, run_checks):
     project(
         {"0001_audit": AUDIT_SCHEMA["0001_audit"].replace('    op.execute("DROP SCHEMA audit")\n', "")}, AUDIT_MODEL
