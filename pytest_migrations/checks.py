@@ -573,6 +573,14 @@ def _model_metadata(given: Any, bind: str | None, found: Any) -> Any:
 def build_model(server: Server, metadata: Any) -> ModelBuild:
     """Snapshot what metadata.create_all builds on a fresh database (runs in a thread beside the walk)."""
     metadatas = metadata if isinstance(metadata, (list, tuple)) else [metadata]
+    elsewhere = sorted({f"{t.schema}.{t.name}" for item in metadatas for t in item.tables.values() if t.schema})
+    if elsewhere and server.engine != "postgresql":
+        # On MySQL a schema is another database, on SQLite an attached file: neither is ours to write.
+        return ModelBuild(
+            error=f"the model's tables {', '.join(elsewhere)} name a schema, which on {server.engine} is another "
+            "database than the throwaway one, and pytest-migrations only writes to databases it created; "
+            "compare this model on postgresql, or leave this engine out of the model check's matrix."
+        )
     database = server.create_database()
     try:
         engine = sa.create_engine(database.url, poolclass=sa.pool.NullPool)

@@ -28,7 +28,7 @@ from conftest import (
     revision,
 )
 from pytest_migrations.checks import CHECKS
-from pytest_migrations.providers import DB_PREFIX, HOST_TAG
+from pytest_migrations.providers import DB_PREFIX, HOST_TAG, with_driver
 
 # ------------------------------------------------------------------- helpers
 
@@ -285,6 +285,31 @@ def test_ignore_rule_names_a_schema_like_a_table(project, run_checks, rule):
     )
     result = run_checks(engines="postgresql")
     assert "test_downgrade" not in failed_checks(result, "postgresql")
+
+
+def test_model_naming_another_mysql_database_is_not_built_there(project, run_checks):
+    # On MySQL schema="..." is another database: create_all would write into the user's database.
+    theirs = f"myapp_{secrets.token_hex(4)}"
+    table = 'op.create_table("t", sa.Column("id", sa.Integer(), primary_key=True))'
+    project(
+        {"0001_t": revision("0001", None, table, 'op.drop_table("t")')}, AUDIT_MODEL.replace('"audit"', f'"{theirs}"')
+    )
+    admin = sa.create_engine(with_driver(sa.make_url(SERVER_URLS["mysql"]), "mysql"), poolclass=NullPool)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {theirs}")
+    try:
+        result = run_checks(engines="mysql")
+        with admin.connect() as conn:
+            tables = conn.exec_driver_sql(f"SHOW TABLES FROM {theirs}").scalars().all()
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE {theirs}")
+        admin.dispose()
+    assert tables == []
+    assert failed_checks(result, "mysql") == {"test_model_matches_migrations"}
+    assert f"the model's tables {theirs}.log name a schema, which on mysql is another database" in item_failure(
+        result, "test_model_matches_migrations[mysql]"
+    )
 
 
 def test_schema_left_behind_by_the_downgrade_is_caught(project, run_checks):
