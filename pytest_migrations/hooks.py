@@ -21,7 +21,8 @@ def pytest_migrations_prepare_database(connection: Any, engine: str) -> None:
     """Build what the history's first revision expects to exist, on each fresh throwaway database.
 
     Called before any migration runs, for the walk's databases and the `migrator` fixture's,
-    with a SQLAlchemy connection inside a transaction that is committed afterwards. For histories
+    with a SQLAlchemy connection inside a transaction that is committed afterwards (do not commit
+    it yourself). For histories
     that start by altering tables an older `create_all()` made. What it builds is the base state:
     test_downgrade expects to find it again after downgrading to base. `engine` is the engine id
     (`sqlite`, `postgresql`, `mysql`).

@@ -27,7 +27,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
-from pytest_migrations.project import Project
+from pytest_migrations.project import Project, user_code_location
 from pytest_migrations.providers import DB_PREFIX
 
 
@@ -221,8 +221,8 @@ def fresh_database(server: Any, prepare: Preparer | None) -> Any:
             prepare(connection, server.engine)
     except Exception as exc:
         database.drop()
-        frames = traceback.extract_tb(exc.__traceback__)
-        where = f"at {frames[-1].filename}:{frames[-1].lineno}\n" if frames else ""
+        location = user_code_location(exc)
+        where = f"at {location}\n" if location else ""
         raise PrepareFailed(
             f"the pytest_migrations_prepare_database hook failed on {server.engine}, before any migration ran "
             f"(nothing was checked).\n{where}{describe_error(exc)}"

@@ -299,8 +299,10 @@ def test_prepare_hook_that_fails_is_reported_and_leaves_no_database(project, run
     project(ALTERS_LEGACY, LEGACY_MODELS)
     pytester.makeconftest(
         """
+        import sqlalchemy as sa
+
         def pytest_migrations_prepare_database(connection, engine):
-            raise RuntimeError("legacy_schema.sql not found")
+            connection.execute(sa.text("SELECT * FROM legacy_schema_sql"))
         """
     )
     admin = sa.create_engine(with_driver(make_url(SERVER_URLS["postgresql"]), "postgresql"), poolclass=sa.pool.NullPool)
@@ -311,8 +313,8 @@ def test_prepare_hook_that_fails_is_reported_and_leaves_no_database(project, run
     assert failure_lines(result, "test_roundtrip[postgresql]")[1:] == [
         "the pytest_migrations_prepare_database hook failed on postgresql, before any migration ran "
         "(nothing was checked).",
-        f"at {pytester.path / 'conftest.py'}:2",
-        "RuntimeError: legacy_schema.sql not found",
+        f"at {pytester.path / 'conftest.py'}:4",  # the hook's line, not the driver's
+        'psycopg2.UndefinedTable: relation "legacy_schema_sql" does not exist LINE 1: SELECT * FROM legacy_schema_sql ^',
     ]
     with admin.connect() as conn:
         names = conn.execute(sa.text("SELECT datname FROM pg_database")).scalars().all()
