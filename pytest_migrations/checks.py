@@ -413,6 +413,13 @@ def _step_failure(project: Project, engine: str, move: Move, error: BaseExceptio
         lines.append(
             f"The revisions after {rev.id} were walked without rows, so their data is not checked until this is fixed."
         )
+    if "unsafe use of new value" in describe_error(error):
+        lines.append(
+            "PostgreSQL lets a transaction use an enum value only once the ALTER TYPE ... ADD VALUE that added it "
+            "is committed: add the value inside `with op.get_context().autocommit_block():`. The walk commits "
+            "between an upgrade and a downgrade, as separate alembic commands would, unless env.py holds the "
+            "transaction itself (e.g. `with engine.begin() as connection:`)."
+        )
     location = user_code_location(error)
     if location:
         lines.append(f"at {location}")

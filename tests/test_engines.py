@@ -154,6 +154,7 @@ def test_revision_using_an_enum_value_added_in_the_same_upgrade_run_fails(projec
     assert "test_upgrade" in failed_checks(result, "postgresql")
     message = item_failure(result, "test_upgrade[postgresql]")
     assert 'upgrade to 0003 ("revision 0003", migrations/versions/0003_use_c.py) failed on postgresql' in message
+    assert "add the value inside `with op.get_context().autocommit_block():`" in message
     assert message.splitlines()[-1].startswith("psycopg2.UnsafeNewEnumValueUsage: unsafe use of new value")
 
 
