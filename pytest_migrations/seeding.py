@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.util import LRUCache
 
+from pytest_migrations.project import user_code_location
 from pytest_migrations.schema import Snapshot, TableSchema, split_key, tables_named
 
 RowSupplier = Callable[[str, str], "list[dict[str, Any]] | None"]
@@ -285,7 +286,17 @@ def seed_tables(
         changed = state.seeded_schema.get(name) != schema
         if have >= state.cap and not changed:
             continue
-        rows = supply(revision, name) if supply else None
+        try:
+            rows = supply(revision, name) if supply else None
+        except Exception as exc:
+            where = user_code_location(exc)
+            state.hook_errors.setdefault(
+                name,
+                f"pytest_migrations_rows raised for {name} at {revision}: "
+                + " ".join(f"{type(exc).__name__}: {exc}".split())
+                + (f" (at {where})" if where else ""),
+            )
+            continue
         supplied = rows is not None
         try:
             if rows is None:

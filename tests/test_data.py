@@ -571,6 +571,11 @@ def test_rows_hook_rows_without_keys_of_mixed_shapes_and_string_uuids(project, r
             "(its columns: id, code)",
         ),
         (
+            '{"kode": "X-1"}["code"]',
+            "sqlite",
+            "pytest_migrations_rows raised for coded at 0001: KeyError: 'code' (at ",
+        ),
+        (
             '[{"id": 1, "code": "Y-1"}]',
             ALL_ENGINES,
             "pytest_migrations_rows gave rows for coded at 0001 that cannot be inserted "
