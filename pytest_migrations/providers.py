@@ -629,8 +629,8 @@ def handle_leftovers(settings: Settings) -> list[str]:
         else:
             lines.append(f"left by a killed run: {path}")
     for engine, url in settings.server_urls.items():
-        if engine not in settings.engines:
-            continue
+        if engine not in settings.engines and not settings.drop_stale:
+            continue  # listing is for the servers this run uses; dropping is for every server it knows
         server = UrlServer(engine=engine, origin="server URL", admin_url=make_url(url))
         try:
             server.connect_admin()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 import time
 import traceback
@@ -246,6 +247,8 @@ def drive(project: Project, url: URL, program: Program, server: Any = None) -> D
         state["started"] = True
         previous: Move | None = None
         for move in program(context.connection, context):  # type: ignore[arg-type]
+            if interrupted():
+                raise KeyboardInterrupt  # noticed earlier, but swallowed where it landed
             if previous is not None and previous.direction != move.direction:
                 start_new_transaction(context)
             previous = move
@@ -269,6 +272,7 @@ def drive(project: Project, url: URL, program: Program, server: Any = None) -> D
     environment = project.environment(url, server) if project.environment else nullcontext()
     try:
         with (
+            noticing_interrupts() as interrupted,
             preserved_logging(),
             url_in_environment(project.url_env, url),
             environment,
@@ -290,6 +294,8 @@ def drive(project: Project, url: URL, program: Program, server: Any = None) -> D
             except BaseException as exc:
                 if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                     raise
+                if interrupted():  # Ctrl-C landed in cleanup code that raised something else instead
+                    raise KeyboardInterrupt from exc
                 outcome.error = exc
                 outcome.failed_move = state["current"]
                 if not state["started"]:
@@ -303,6 +309,32 @@ def drive(project: Project, url: URL, program: Program, server: Any = None) -> D
     finally:
         engine.dispose()
     return outcome
+
+
+@contextmanager
+def noticing_interrupts() -> Iterator[Callable[[], bool]]:
+    """Remember a Ctrl-C, so it stops the walk even if the KeyboardInterrupt itself never gets out.
+
+    Python drops exceptions raised in weakref callbacks and finalizers, and Alembic's batch mode
+    catches whatever interrupts a table rebuild and raises its own cleanup error instead; either
+    way the run would go on, or report a failure that is not one. Yields "was there a Ctrl-C?".
+    Only the main thread can handle signals; elsewhere it yields a function that says no.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield lambda: False  # signals are the main thread's, and SIG_IGN/SIG_DFL are the user's choice
+        return
+    seen: list[int] = []
+
+    def on_interrupt(signum: int, frame: Any) -> None:
+        seen.append(signum)
+        previous(signum, frame)  # Python's own handler raises KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield lambda: bool(seen)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def start_new_transaction(context: MigrationContext) -> None:

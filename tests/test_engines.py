@@ -796,7 +796,8 @@ def test_databases_of_a_killed_run_are_listed_then_dropped_with_drop_stale(proje
             assert stale[engine] in _database_names(admin), "listing must not drop anything"
         listed.stdout.fnmatch_lines(["*--migrations-drop-stale*"])
 
-        dropped = run_checks("--collect-only", "--migrations-drop-stale", engines="postgresql,mysql")
+        # The command as the hint gives it: no engine list, yet every server the run knows of is cleaned.
+        dropped = run_checks("--collect-only", "--migrations-drop-stale", engines="sqlite")
         for engine, admin in admins.items():
             dropped.stdout.fnmatch_lines([f"*dropped: database {stale[engine]} on *"])
             assert stale[engine] not in _database_names(admin)

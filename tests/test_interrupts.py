@@ -13,6 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from conftest import SERVER_URLS, revision
@@ -141,3 +142,31 @@ def test_killed_worker_leftovers_are_listed_then_dropped_on_request(pytester, pr
             for name in _our_databases(worker_pid):
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         engine.dispose()
+
+
+def _ctrl_c_caught_by_the_migration(handler: str) -> dict[str, str]:
+    """A revision that sends itself Ctrl-C and catches it, as a finalizer or Alembic's batch cleanup may."""
+    return {
+        "0001_t": BLOCKING["0001_t"],
+        "0002_caught": revision(
+            "0002",
+            "0001",
+            f"""
+            import os, signal
+            try:
+                os.kill(os.getpid(), signal.SIGINT)  # the handler runs before the next line
+            except KeyboardInterrupt:
+                {handler}
+            op.add_column("t", sa.Column("x", sa.Integer()))
+            """,
+            'op.drop_column("t", "x")',
+        ),
+    }
+
+
+@pytest.mark.parametrize("handler", ["pass", 'raise RuntimeError("cleanup failed")'])
+def test_ctrl_c_swallowed_or_replaced_still_stops_the_run(pytester, project, handler):
+    project(_ctrl_c_caught_by_the_migration(handler))
+    result = pytester.runpytest_subprocess("--migrations", "-p", "no:cacheprovider", "-p", "no:hypothesispytest")
+    assert result.ret == pytest.ExitCode.INTERRUPTED, result.stdout.str()
+    assert "cleanup failed" not in result.stdout.str()  # an interrupt, not a failing revision
