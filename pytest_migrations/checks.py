@@ -117,7 +117,8 @@ def single_head_verdict(project: Project) -> Verdict:
         lines = [f"the history has {len(project.heads)} heads; it must have exactly one:"]
         for head in project.heads:
             lines.append(f"  {project.by_id[head].describe()}")
-        lines.append(f'Merge them: alembic merge -m "merge heads" {" ".join(project.heads)}')
+        merge = "flask db merge" if project.config_factory is not None else "alembic merge"  # Flask-Migrate's config
+        lines.append(f'Merge them: {merge} -m "merge heads" {" ".join(project.heads)}')
         verdict.problem("\n".join(lines))
     elif not project.heads:
         verdict.problem(f"the history in {project.script.versions} has no revisions.")
@@ -215,7 +216,7 @@ def walk_program(
                 every = before.tables.keys() | after.tables.keys()
                 touched = seeding.tables_affected(up_statements, every, before, seeding.enforces_foreign_keys(conn))
                 fresh = refresh(touched, after)
-                label = f"upgrade {parent} -> {rev}"
+                label = f"upgrade {parent} -> {rev}{on}"
                 upgrade_losses = seeding.losses_after_upgrade(
                     {t: before_rows[t] for t in touched if t in before_rows}, fresh, label
                 )
@@ -242,7 +243,7 @@ def walk_program(
                 touched |= seeding.tables_affected(down_statements, every, before, seeding.enforces_foreign_keys(conn))
                 fresh = refresh(touched, back)
                 downgrade_losses = seeding.losses_after_downgrade(
-                    {t: before_rows[t] for t in touched if t in before_rows}, fresh, f"downgrade {rev} -> {parent}"
+                    {t: before_rows[t] for t in touched if t in before_rows}, fresh, f"downgrade {rev} -> {parent}{on}"
                 )
                 _data_findings(verdicts[DATA], _attribute(upgrade_losses, downgrade_losses), rev, options, project)
 

@@ -26,7 +26,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from conftest import SERVER_URLS, expected_outcomes, failure_lines, item_outcomes
+from conftest import SERVER_URLS, expected_outcomes, failure_lines, item_failure, item_outcomes
 
 _TEMPLATES = Path(flask_migrate.__file__).parent / "templates"
 FLASK_CONFIG = "migrations/alembic.ini"  # where `flask db init` writes it: the checks' node ids start with it
@@ -407,6 +407,20 @@ def test_model_changed_without_a_migration(flask_project, run_checks, tmp_path):
     check = flask_db(copy, "app:create_app", "check")
     assert check.returncode == 1
     assert re.search(r"New upgrade operations detected: \[\('add_column', None, 'book', Column\('pages'", check.stderr)
+
+
+def test_two_heads_suggest_flask_db_merge(flask_project, run_checks):
+    root = flask_project("library", factory_app(), ini="migrations_flask_app = app:create_app()")
+    versions = root / "migrations" / "versions"
+    first = min(versions.glob("*.py"), key=lambda p: "down_revision = None" not in p.read_text())
+    base = re.search(r"^revision = '(\w+)'", first.read_text(), re.M).group(1)
+    (versions / "zz_branch.py").write_text(
+        f"revision = 'zz1'\ndown_revision = '{base}'\nbranch_labels = None\ndepends_on = None\n\n\n"
+        "def upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n"
+    )
+    result = run_checks()
+    message = item_failure(result, "test_single_head[sqlite]")
+    assert re.search(r'Merge them: flask db merge -m "merge heads" (\w+ zz1|zz1 \w+)$', message, re.M), message
 
 
 def test_app_database_is_never_created_or_written(flask_project, run_checks, statements):
