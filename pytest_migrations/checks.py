@@ -174,7 +174,7 @@ def walk_program(
             capture["on"] = False
             moves["count"] += 1
             if moves["count"] % 30 == 0:
-                _relieve_memory(conn, collect=moves["count"] % 150 == 0)
+                _clear_compiled_cache(conn)
 
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql("PRAGMA synchronous = OFF")  # a throwaway file needs no fsync
@@ -333,17 +333,17 @@ def _collector_spared() -> Iterator[None]:
         gc.unfreeze()
 
 
-def _relieve_memory(conn: sa.Connection, collect: bool) -> None:
+def _clear_compiled_cache(conn: sa.Connection) -> None:
     """Keep a long walk's memory flat.
 
     The engine's compiled-SQL cache keys hold the Table graphs that batch mode reflects for every
-    table rebuild; over hundreds of moves that alone is hundreds of MB.
+    table rebuild; over hundreds of moves that alone is hundreds of MB. Once they are out of the
+    cache, the collector's own runs free them: explicit collections added time, not headroom
+    (peak RSS at 500 revisions on SQLite 136 MiB without them, 142 MiB with).
     """
     cache = getattr(conn.engine, "_compiled_cache", None)
     if cache is not None:
         cache.clear()
-    if collect:
-        gc.collect()
 
 
 def _attribute(upgrade: list[tuple[str, str]], downgrade: list[tuple[str, str]]) -> list[str]:

@@ -835,3 +835,89 @@ def test_downgrade_that_does_not_restore_a_dropped_index_is_caught_everywhere(pr
         assert "t: index ix_t_code on (code) absent after downgrade of 0002, present before" in item_failure(
             result, f"test_stepwise_roundtrip[{engine}]"
         )
+
+
+COLUMN_NOT_DROPPED = {
+    "0001_t": revision(
+        "0001",
+        None,
+        'op.create_table("t", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("code", sa.String(20)))',
+        'op.drop_table("t")',
+    ),
+    "0002_note": revision(
+        "0002",
+        "0001",
+        """
+        op.add_column("t", sa.Column("note", sa.String(40), server_default="none"))
+        op.create_index("ix_t_note", "t", ["note"])
+        op.execute("UPDATE t SET note = code")
+        """,
+        'op.drop_index("ix_t_note", table_name="t")',
+    ),
+}
+
+
+def test_downgrade_leaving_an_added_column_is_caught_everywhere(project, run_checks):
+    """ALTER TABLE, CREATE INDEX and UPDATE only: the snapshot reads just the table they name, and must see the column."""
+    project(COLUMN_NOT_DROPPED, UNINDEXED_MODEL)
+    result = run_checks(engines=ALL_ENGINES)
+    for engine in ENGINES:
+        assert "test_stepwise_roundtrip" in failed_checks(result, engine), engine
+        assert "t.note: present after downgrade of 0002, absent before" in item_failure(
+            result, f"test_stepwise_roundtrip[{engine}]"
+        ), engine
+
+
+SELECT_INTO = {
+    "0001_item": revision(
+        "0001",
+        None,
+        'op.create_table("item", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("name", sa.String(50)))',
+        'op.drop_table("item")',
+    ),
+    "0002_copy": revision(
+        "0002", "0001", 'op.execute("SELECT id, name INTO item_copy FROM item")', 'op.drop_table("item_copy")'
+    ),
+}
+SELECT_INTO_MODEL = """
+item = sa.Table("item", metadata, sa.Column("id", sa.Integer(), primary_key=True), sa.Column("name", sa.String(50)))
+item_copy = sa.Table("item_copy", metadata, sa.Column("id", sa.Integer()), sa.Column("name", sa.String(50)))
+"""
+
+
+def test_table_made_by_select_into_is_in_the_schema(project, run_checks):
+    """SELECT ... INTO creates a table on PostgreSQL: the walk must not take it for a row change."""
+    project(SELECT_INTO, SELECT_INTO_MODEL)
+    assert_checks(run_checks(engines="postgresql"), "postgresql")
+
+
+COLUMN_ADDED_AND_DROPPED = {
+    "0001_t": COLUMN_NOT_DROPPED["0001_t"],
+    "0002_note": revision(
+        "0002",
+        "0001",
+        """
+        op.add_column("t", sa.Column("note", sa.String(40), server_default="none"))
+        op.create_index("ix_t_note", "t", ["note"])
+        op.execute("UPDATE t SET note = code")
+        """,
+        """
+        op.drop_index("ix_t_note", table_name="t")
+        op.drop_column("t", "note")
+        """,
+    ),
+}
+NOTE_MODEL = """
+t = sa.Table(
+    "t", metadata,
+    sa.Column("id", sa.Integer(), primary_key=True),
+    sa.Column("code", sa.String(20)),
+    sa.Column("note", sa.String(40), server_default="none", index=True),
+)
+"""
+
+
+def test_column_added_by_alter_table_is_in_the_schema_at_head(project, run_checks):
+    """After ALTER TABLE and CREATE INDEX alone, the snapshot reads only table t again: it must hold the new column."""
+    project(COLUMN_ADDED_AND_DROPPED, NOTE_MODEL)
+    assert_checks(run_checks(engines=ALL_ENGINES), *ENGINES)
