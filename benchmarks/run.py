@@ -66,7 +66,7 @@ code = subprocess.run(sys.argv[2:], cwd=sys.argv[1], stdout=subprocess.DEVNULL, 
 print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 """
 
-WALK_LINE = re.compile(r"^(\w+): (\d+) revisions walked in ([\d.]+)s", re.M)
+WALK_LINE = re.compile(r"^(\w+): (\d+) revisions? walked in ([\d.]+)s", re.M)
 
 
 def server_url(engine: str) -> str:

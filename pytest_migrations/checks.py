@@ -530,9 +530,12 @@ def run_engine(
                 seed = False
                 continue
             if pending_data_failure is not None:  # failed at the same step without rows: not the data's fault
+                what = "upgrade, run again after its downgrade," if move.phase == "stepwise" else move.direction
+                if move.phase == "stepwise" and move.direction == "downgrade":
+                    what = "downgrade"
                 verdicts[DATA].problem(
-                    f"not checked beyond {move.revision}: its {move.direction} fails on an empty database too "
-                    f"(see {PHASE_OWNER[move.phase]}[{engine}])."
+                    f"not checked from {move.revision} on: its {what} fails without seeded rows too, so the rows "
+                    f"are not the cause (see {PHASE_OWNER[move.phase]}[{engine}])."
                 )
                 pending_data_failure = None
             owner = PHASE_OWNER[move.phase]

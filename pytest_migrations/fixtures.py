@@ -26,18 +26,17 @@ def migrator(request: pytest.FixtureRequest, migrations_engine: str) -> Iterator
     from pytest_migrations.walk import PrepareFailed, fresh_database
 
     session = get_session(request.config)
-    try:
-        server = session.server(migrations_engine)
-    except ProviderUnavailable as exc:
-        pytest.fail(f"migrator[{migrations_engine}]: {exc}", pytrace=False)
-    try:
-        database = fresh_database(server, session.find_preparer())
-    except PrepareFailed as exc:
-        pytest.fail(f"migrator[{migrations_engine}]: {exc}", pytrace=False)
+    problem = None
+    try:  # failing outside the except block keeps the message alone, with no chained traceback
+        database = fresh_database(session.server(migrations_engine), session.find_preparer())
+    except (ProviderUnavailable, PrepareFailed) as exc:
+        problem = f"migrator[{migrations_engine}]: {exc}"
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
     project = session.project
     migrator = Migrator(project, database)
     # For a Flask app: an app context for the whole test, its engines (and binds) on throwaway databases.
-    environment = project.environment(database.url, server) if project.environment else nullcontext()
+    environment = project.environment(database.url, database.server) if project.environment else nullcontext()
     try:
         with environment:
             yield migrator

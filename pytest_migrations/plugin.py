@@ -131,7 +131,7 @@ class MigrationCheck(pytest.Item):
         except providers.ProviderUnavailable as exc:
             self.user_properties.append((PROPERTY, item_record(self.check, self.engine, None)))
             raise CheckFailed(providers.mask_text(f"{self.check}[{self.engine}] could not run: {exc}")) from None
-        self.user_properties.append((PROPERTY, item_record(self.check, self.engine, report)))
+        self.user_properties.append((PROPERTY, item_record(self.check, self.engine, report, verdict.notes)))
         for note in verdict.notes:
             self.add_report_section("call", "pytest-migrations notes", note)
         if verdict.problems:
@@ -169,9 +169,20 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "migrations_engine" in metafunc.fixturenames:
+    if "migrations_engine" in metafunc.fixturenames and not _picks_its_engines(metafunc):
         engines = get_session(metafunc.config).settings.engines
         metafunc.parametrize("migrations_engine", engines, ids=list(engines))
+
+
+def _picks_its_engines(metafunc: pytest.Metafunc) -> bool:
+    """A test parametrized over `migrations_engine` itself runs on the engines it names, not on the matrix."""
+    for marker in metafunc.definition.iter_markers("parametrize"):
+        names = marker.args[0] if marker.args else marker.kwargs.get("argnames", "")
+        if isinstance(names, str):
+            names = [name.strip() for name in names.split(",")]
+        if "migrations_engine" in names:
+            return True
+    return False
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:

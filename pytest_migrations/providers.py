@@ -55,14 +55,18 @@ class ProviderUnavailable(Exception):
 
 def mask_url(url: str | URL) -> str:
     """Render a URL with its password hidden, whatever shape it came in."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", str(url))
+    text = url.render_as_string(hide_password=False) if isinstance(url, URL) else str(url)
+    return mask_text(text)
+
+
+# user:password@ up to the last @ before the host (a password may hold an unencoded @), and
+# password=... in the query string, which psycopg2 and pymysql both accept.
+_USERINFO_PASSWORD = re.compile(r"(\b[A-Za-z][\w+.-]*://[^:/@\s]*:)[^\s/]*@")
+_QUERY_PASSWORD = re.compile(r"([?&;](?:password|passwd|pwd)=)[^&;\s]*", re.I)
 
 
 def mask_text(text: str) -> str:
-    return re.sub(r"(\w+(?:\+\w+)?://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
+    return _QUERY_PASSWORD.sub(r"\1***", _USERINFO_PASSWORD.sub(r"\1***@", text))
 
 
 @dataclass
@@ -162,19 +166,57 @@ class SqliteServer(Server):
 # ------------------------------------------------------------ server by URL
 
 
+def _read_url(raw: str) -> URL:
+    try:
+        return make_url(raw)
+    except sa.exc.ArgumentError:
+        raise ProviderUnavailable(
+            f"{mask_url(raw)} is not a database URL SQLAlchemy can read; write it as "
+            "postgresql://user:password@host:port/database or mysql+pymysql://user:password@host:port/database"
+        ) from None
+
+
+def _installed_drivers(engine: str) -> list[str]:
+    import importlib.util  # here, not at import time: the plugin loads in every pytest session
+
+    return [d for d in _DRIVERS[engine] if importlib.util.find_spec(_DRIVER_MODULES[d].split(".")[0]) is not None]
+
+
 def with_driver(url: URL, engine: str) -> URL:
     """Honour a driver the URL names; otherwise pick one that is installed."""
     if "+" in url.drivername:
         return url
-    import importlib.util
-
-    for driver in _DRIVERS[engine]:
-        if importlib.util.find_spec(_DRIVER_MODULES[driver].split(".")[0]) is not None:
-            return url.set(drivername=f"{engine}+{driver}")
+    for driver in _installed_drivers(engine):
+        return url.set(drivername=f"{engine}+{driver}")
     extra = "postgresql" if engine == "postgresql" else "mysql"
     raise ProviderUnavailable(
         f"no {engine} driver is installed (tried {', '.join(_DRIVER_MODULES[d] for d in _DRIVERS[engine])}); "
         f"install one, e.g. `pip install pytest-migrations[{extra}]`"
+    )
+
+
+_DRIVER_PACKAGES = {
+    "psycopg2": "psycopg2-binary",
+    "psycopg": "psycopg[binary]",
+    "pg8000": "pg8000",
+    "mysqldb": "mysqlclient",
+    "pymysql": "pymysql",
+    "mysqlconnector": "mysql-connector-python",
+}
+
+
+def _driver_problem(url: URL, engine: str, exc: Exception) -> str:
+    """Why SQLAlchemy cannot load the driver a URL names, and what to install or write instead."""
+    driver = url.drivername.partition("+")[2] or url.drivername
+    if driver in _DRIVER_PACKAGES:
+        fix = f"Install it with `pip install {_DRIVER_PACKAGES[driver]}`"
+    else:
+        fix = f"Name a driver SQLAlchemy knows for {engine}"
+    installed = _installed_drivers(engine)
+    hint = f", or write {engine}+{installed[0]}://..., which is installed" if installed else ""
+    return (
+        f"cannot use {mask_url(url)}: SQLAlchemy cannot load its driver {driver!r} "
+        f"({type(exc).__name__}: {mask_text(str(exc))}). {fix}{hint}."
     )
 
 
@@ -191,7 +233,10 @@ class UrlServer(Server):
 
     def connect_admin(self) -> None:
         self.admin_url = with_driver(self.admin_url, self.engine)
-        self._admin = sa.create_engine(self.admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        try:
+            self._admin = sa.create_engine(self.admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        except (ImportError, sa.exc.ArgumentError) as exc:  # NoSuchModuleError is an ArgumentError
+            raise ProviderUnavailable(_driver_problem(self.admin_url, self.engine, exc)) from None
         try:
             with self._admin.connect() as conn:
                 conn.execute(sa.text("SELECT 1"))
@@ -214,13 +259,29 @@ class UrlServer(Server):
                 sql += " ENCODING 'UTF8'"
         else:
             sql += " CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"
-        with self.admin.connect() as conn:
-            conn.execute(sa.text(sql))
-            if template is not None and self.engine == "mysql":
+        try:
+            with self.admin.connect() as conn:
+                conn.execute(sa.text(sql))
+        except sa.exc.DBAPIError as exc:
+            raise ProviderUnavailable(self._cannot_create(exc)) from None
+        if template is not None and self.engine == "mysql":
+            with self.admin.connect() as conn:
                 _copy_mysql_database(conn, template.name, name)
         database = Database(self.engine, name, self.admin_url.set(database=name), self)
         self.created.append(database)
         return database
+
+    def _cannot_create(self, exc: sa.exc.DBAPIError) -> str:
+        user = self.admin_url.username or "the account"
+        if self.engine == "postgresql":
+            grant = f"ALTER ROLE {user} CREATEDB"
+        else:
+            grant = f"GRANT ALL PRIVILEGES ON `{DB_PREFIX.replace('_', chr(92) + '_')}%`.* TO '{user}'@'%'"
+        return (
+            f"cannot create a throwaway database on {mask_url(self.admin_url)} ({self.origin}): "
+            f"{mask_text(' '.join(str(exc.orig).split()))}. The account in the URL must be allowed to create and "
+            f"drop databases whose names start with {DB_PREFIX}: give it that right ({grant}) or use one that has it."
+        )
 
     def drop_database(self, database: Database) -> None:
         self._drop_name(database.name)
@@ -576,7 +637,8 @@ def open_server(engine: str, settings: Settings, worker: str) -> Server:
                 if not raw:
                     raise ProviderUnavailable("no URL given")
                 started = time.monotonic()
-                server = UrlServer(engine=engine, origin="server URL", worker=worker, admin_url=make_url(raw))
+                origin = f"server URL from {settings.url_origins.get(engine, 'the settings')}"
+                server = UrlServer(engine=engine, origin=origin, worker=worker, admin_url=_read_url(raw))
                 server.connect_admin()
                 server.startup_seconds = time.monotonic() - started
                 return server
@@ -631,7 +693,10 @@ def handle_leftovers(settings: Settings) -> list[str]:
     for engine, url in settings.server_urls.items():
         if engine not in settings.engines and not settings.drop_stale:
             continue  # listing is for the servers this run uses; dropping is for every server it knows
-        server = UrlServer(engine=engine, origin="server URL", admin_url=make_url(url))
+        try:
+            server = UrlServer(engine=engine, origin="server URL", admin_url=_read_url(url))
+        except ProviderUnavailable:
+            continue  # the items for that engine say so
         try:
             server.connect_admin()
             stale = server.stale_databases()

@@ -16,6 +16,7 @@ from pytest_migrations.checks import CHECKS, EngineReport, Verdict
 from pytest_migrations.providers import mask_text
 
 PROPERTY = "pytest_migrations"
+MAX_NOTES = 5  # per check and engine in the summary; the item's own report section has them all
 
 
 def failure_text(check: str, engine: str, verdict: Verdict) -> str:
@@ -25,8 +26,8 @@ def failure_text(check: str, engine: str, verdict: Verdict) -> str:
     return mask_text(f"{check}[{engine}] failed:\n{notes}{body}")
 
 
-def item_record(check: str, engine: str, report: EngineReport | None) -> dict[str, Any]:
-    record: dict[str, Any] = {"check": check, "engine": engine}
+def item_record(check: str, engine: str, report: EngineReport | None, notes: list[str] | None = None) -> dict[str, Any]:
+    record: dict[str, Any] = {"check": check, "engine": engine, "notes": [mask_text(note) for note in notes or []]}
     if report is not None:
         slowest = sorted(report.upgrade_seconds.items(), key=lambda kv: kv[1], reverse=True)[:3]
         record.update(
@@ -42,6 +43,7 @@ def item_record(check: str, engine: str, report: EngineReport | None) -> dict[st
 class Summary:
     outcomes: dict[str, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))
     stats: dict[str, dict[str, Any]] = field(default_factory=dict)
+    notes: dict[str, dict[str, list[str]]] = field(default_factory=lambda: defaultdict(dict))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for key, value in report.user_properties:
@@ -50,6 +52,8 @@ class Summary:
             engine, check = value["engine"], value["check"]
             if report.when == "call" or report.outcome != "passed":
                 self.outcomes[engine][check] = report.outcome
+            if value.get("notes") and report.outcome == "passed":  # a failure's notes are in its message
+                self.notes[engine][check] = value["notes"]
             if "revisions" in value:
                 self.stats[engine] = value
 
@@ -59,7 +63,9 @@ class Summary:
             stats = self.stats.get(engine, {})
             head = f"{engine}:"
             if stats:
-                head += f" {stats['revisions']} revisions walked in {stats['seconds']:.2f}s ({stats['walks']} walk{'s' if stats['walks'] != 1 else ''})"
+                revisions = f"{stats['revisions']} revision{'s' if stats['revisions'] != 1 else ''}"
+                walks = f"{stats['walks']} walk{'s' if stats['walks'] != 1 else ''}"
+                head += f" {revisions} walked in {stats['seconds']:.2f}s ({walks})"
             out.append(head)
             by_outcome: dict[str, list[str]] = defaultdict(list)
             for check in CHECKS:
@@ -68,6 +74,11 @@ class Summary:
             for outcome in ("failed", "passed", "skipped"):
                 if by_outcome.get(outcome):
                     out.append(f"  {outcome:<8}{', '.join(by_outcome[outcome])}")
+            for check, notes in self.notes[engine].items():
+                shown = notes[:MAX_NOTES] + (
+                    [f"... and {len(notes) - MAX_NOTES} more (-rP shows them all)"] if len(notes) > MAX_NOTES else []
+                )
+                out.extend(f"  note ({check}): {note}" for note in shown)
             if stats.get("slowest"):
                 out.append(
                     "  slowest revisions: " + ", ".join(f"{rev} {sec * 1000:.0f}ms" for rev, sec in stats["slowest"])

@@ -75,7 +75,8 @@ class MigrationsSession:
     def metadata(self) -> Any:
         if self._metadata is None and self.settings.metadata_ref:
             origin = "--migrations-metadata / migrations_metadata"
-            self._metadata = import_object(self.settings.metadata_ref, origin, self.settings.rootdir)
+            found = import_object(self.settings.metadata_ref, origin, self.settings.rootdir)
+            self._metadata = as_metadata(found, f"{origin} = {self.settings.metadata_ref!r}")
         return self._metadata
 
     def validate(self) -> None:
@@ -95,17 +96,34 @@ class MigrationsSession:
 
     def report(self, engine: str) -> checks.EngineReport:
         if engine not in self._reports:
-            self._reports[engine] = checks.run_engine(
-                self.project,
-                self.server(engine),
-                self.options,
-                self.metadata,
-                self.supply_rows,
-                self.find_preparer(),
-            )
+            server = self.server(engine)
+            try:
+                self._reports[engine] = checks.run_engine(
+                    self.project, server, self.options, self.metadata, self.supply_rows, self.find_preparer()
+                )
+            except ProviderUnavailable as exc:  # e.g. the account may not create databases: once is enough
+                self._server_errors[engine] = str(exc)
+                raise
         return self._reports[engine]
 
     def close(self) -> None:
         for server in self._servers.values():
             server.stop()
         self._servers.clear()
+
+
+def as_metadata(found: Any, origin: str) -> Any:
+    """The MetaData `found` is or holds: a declarative Base and Flask-SQLAlchemy's `db` carry one as `.metadata`."""
+    import sqlalchemy as sa
+
+    if isinstance(found, sa.MetaData):
+        return found
+    if isinstance(found, (list, tuple)) and found:  # Alembic takes a sequence of MetaData too
+        return [as_metadata(item, origin) for item in found]
+    held = getattr(found, "metadata", None)
+    if isinstance(held, sa.MetaData):
+        return held
+    raise ProjectError(
+        f"{origin} is {type(found).__name__!r}, not a SQLAlchemy MetaData; name the MetaData itself, "
+        "e.g. myapp.models:Base.metadata or myapp.models:metadata."
+    )

@@ -57,7 +57,8 @@ def add_options(parser: pytest.Parser) -> None:
 
     parser.addini("migrations_config", "Alembic ini file, relative to the rootdir.", default="")
     parser.addini("migrations_metadata", "module:attribute of the target MetaData.", default="")
-    parser.addini("migrations_engines", "Comma-separated engines (default: sqlite).", default="")
+    # "args": `sqlite,postgresql` in an ini file, or a list in pyproject.toml.
+    parser.addini("migrations_engines", "Comma-separated engines (default: sqlite).", type="args", default=[])
     parser.addini("migrations_provider", "url, local or docker: force where servers come from.", default="")
     parser.addini("migrations_postgresql_url", "PostgreSQL server URL for throwaway databases.", default="")
     parser.addini("migrations_mysql_url", "MySQL/MariaDB server URL for throwaway databases.", default="")
@@ -76,6 +77,7 @@ def add_options(parser: pytest.Parser) -> None:
         type="linelist",
         default=[],
     )
+    # Text, read by _rows_per_table: pytest's own "int" type would answer "2.5" with a bare ValueError.
     parser.addini("migrations_rows_per_table", "Rows generated per table and revision.", default="")
     parser.addini("migrations_flask_app", "Flask app: module:app or module:create_app().", default="")
     parser.addini(
@@ -97,7 +99,8 @@ class Settings:
     metadata_ref: str | None
     engines: tuple[str, ...]
     provider: str | None
-    server_urls: dict[str, str] = field(default_factory=dict)
+    server_urls: dict[str, str] = field(default_factory=dict, repr=False)  # may hold passwords
+    url_origins: dict[str, str] = field(default_factory=dict)  # where each URL was given, for messages
     images: dict[str, str] = field(default_factory=dict)
     irreversible: frozenset[str] = frozenset()
     allow_data_loss: frozenset[str] = frozenset()
@@ -132,6 +135,21 @@ def parse_engines(raw: str) -> tuple[str, ...]:
     return tuple(engines) or ("sqlite",)
 
 
+def _rows_per_table(raw: object) -> int:
+    if raw in (None, ""):
+        return DEFAULT_ROWS_PER_TABLE
+    try:
+        rows = int(str(raw).strip())
+    except ValueError:
+        rows = 0
+    if rows < 1:
+        raise pytest.UsageError(
+            f"pytest-migrations: migrations_rows_per_table must be a whole number of at least 1, got {raw!r} "
+            "(with no rows the data check would prove nothing)."
+        )
+    return rows
+
+
 def read_settings(config: pytest.Config) -> Settings:
     opt = config.getoption
     rootdir = Path(config.rootpath)
@@ -151,24 +169,22 @@ def read_settings(config: pytest.Config) -> Settings:
         if not config_path.exists() and flask_app:
             config_path = None
 
-    rows_raw = config.getini("migrations_rows_per_table")
-    try:
-        rows = int(rows_raw) if rows_raw else DEFAULT_ROWS_PER_TABLE
-    except ValueError:
-        raise pytest.UsageError(
-            f"pytest-migrations: migrations_rows_per_table must be a number, got {rows_raw!r}."
-        ) from None
-
+    rows = _rows_per_table(config.getini("migrations_rows_per_table"))
     urls: dict[str, str] = {}
+    origins: dict[str, str] = {}
     images: dict[str, str] = {}
     for engine in ("postgresql", "mysql"):
-        url = _first(
-            opt(f"--migrations-{engine}-url"),
-            os.environ.get(f"PYTEST_MIGRATIONS_{engine.upper()}_URL"),
-            config.getini(f"migrations_{engine}_url"),
+        # Flag first, then the environment (CI sets it), then the ini key.
+        sources = (
+            (opt(f"--migrations-{engine}-url"), f"--migrations-{engine}-url"),
+            (os.environ.get(f"PYTEST_MIGRATIONS_{engine.upper()}_URL"), f"PYTEST_MIGRATIONS_{engine.upper()}_URL"),
+            (config.getini(f"migrations_{engine}_url"), f"the migrations_{engine}_url ini key"),
         )
-        if url:
-            urls[engine] = url
+        for url, source in sources:
+            if url:
+                urls[engine] = url
+                origins[engine] = source
+                break
         image = config.getini(f"migrations_{engine}_image")
         if image:
             images[engine] = image
@@ -186,9 +202,12 @@ def read_settings(config: pytest.Config) -> Settings:
         config_path=config_path,
         config_origin=origin,
         metadata_ref=_first(opt("--migrations-metadata"), config.getini("migrations_metadata")),
-        engines=parse_engines(_first(opt("--migrations-engines"), config.getini("migrations_engines")) or "sqlite"),
+        engines=parse_engines(
+            _first(opt("--migrations-engines"), ",".join(config.getini("migrations_engines"))) or "sqlite"
+        ),
         provider=provider,
         server_urls=urls,
+        url_origins=origins,
         images=images,
         irreversible=frozenset(config.getini("migrations_irreversible")),
         allow_data_loss=frozenset(config.getini("migrations_allow_data_loss")),

@@ -265,6 +265,42 @@ def test_metadata_without_a_colon(project, run_checks, nothing_left_behind):
     nothing_left_behind()
 
 
+def test_metadata_naming_a_declarative_base_uses_its_metadata(project, run_checks):
+    # Naming the Base instead of Base.metadata is the usual slip; what it holds is what was meant.
+    project(CLEAN, MODELS + "\n\nclass Base:\n    metadata = metadata\n")
+    result = run_checks("--migrations-metadata", "models:Base")
+    assert item_outcomes(result)["test_model_matches_migrations[sqlite]"] == "passed"
+
+
+def test_metadata_naming_something_else_says_what_to_name(project, run_checks, nothing_left_behind):
+    project(CLEAN, MODELS + "\nauthor_count = 2\n")
+    error = usage_error(run_checks("--migrations-metadata", "models:author_count"))
+    assert (
+        "--migrations-metadata / migrations_metadata = 'models:author_count' is 'int', not a SQLAlchemy MetaData; "
+        "name the MetaData itself, e.g. myapp.models:Base.metadata" in error
+    )
+    nothing_left_behind()
+
+
+@pytest.mark.parametrize("rows", ["0", "-3", "2.5", "many"])
+def test_rows_per_table_below_one_or_not_whole_is_a_usage_error(project, run_checks, rows, nothing_left_behind):
+    project(CLEAN, MODELS, pytest_ini=f"migrations_rows_per_table = {rows}\n")
+    error = usage_error(run_checks())
+    assert "migrations_rows_per_table must be a whole number of at least 1" in error
+    nothing_left_behind()
+
+
+def test_settings_in_pyproject_toml_may_be_lists_and_numbers(project, pytester):
+    project(CLEAN, MODELS)
+    (pytester.path / "pytest.ini").unlink()
+    (pytester.path / "pyproject.toml").write_text(
+        '[tool.pytest.ini_options]\nmigrations_engines = ["sqlite", "postgresql"]\nmigrations_rows_per_table = 5\n'
+    )
+    result = pytester.runpytest("--migrations", "--co", "-q", "-p", "no:cacheprovider")
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    result.stdout.fnmatch_lines(["*test_upgrade[[]sqlite[]]", "*test_upgrade[[]postgresql[]]"])
+
+
 # -------------------------------------------------------- failing items
 
 
@@ -346,7 +382,8 @@ def test_upgrade_raising_a_database_error(project, run_checks, engine, nothing_l
             f"not checked: the upgrade to 0003 fails (see test_upgrade[{engine}])."
         ]
     assert failure_lines(result, f"test_data_preserved[{engine}]")[1:] == [
-        f"not checked beyond 0003: its upgrade fails on an empty database too (see test_upgrade[{engine}])."
+        f"not checked from 0003 on: its upgrade fails without seeded rows too, so the rows are not the cause "
+        f"(see test_upgrade[{engine}])."
     ]
     nothing_left_behind()
 

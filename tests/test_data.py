@@ -636,3 +636,43 @@ def test_rows_removed_by_on_delete_cascade_are_caught_in_the_table_no_statement_
         assert "upgrade 0002 -> 0003 lost 6 of 6 rows of person" in text
         # SQLite enforces foreign keys only under PRAGMA foreign_keys = ON: there the pets stay.
         assert ("upgrade 0002 -> 0003 lost 3 of 3 rows of pet" in text) == (engine != "sqlite"), text
+
+
+PATTERN_COUPONS = {
+    "0001_coupon": revision(
+        "0001",
+        None,
+        """
+        op.create_table(
+            "coupon",
+            sa.Column("id", sa.Integer(), primary_key=True),
+            sa.Column("code", sa.String(20), nullable=False),
+            sa.CheckConstraint("code LIKE 'X-%'", name="ck_coupon_code"),
+        )
+        """,
+        'op.drop_table("coupon")',
+    ),
+    "0002_touch": revision("0002", "0001", 'op.execute("UPDATE coupon SET code = code")', ""),
+}
+PATTERN_COUPON_MODEL = """
+coupon = sa.Table(
+    "coupon", metadata,
+    sa.Column("id", sa.Integer(), primary_key=True),
+    sa.Column("code", sa.String(20), nullable=False),
+    sa.CheckConstraint("code LIKE 'X-%'", name="ck_coupon_code"),
+)
+"""
+
+
+def test_a_table_generation_cannot_fill_is_named_in_the_summary_of_a_passing_run(project, run_checks):
+    """The check goes on with the other tables, but a passing verdict must not hide what it could not test."""
+    project(PATTERN_COUPONS, PATTERN_COUPON_MODEL)
+    result = run_checks()
+    assert item_outcomes(result)["test_data_preserved[sqlite]"] == "passed"
+    result.stdout.fnmatch_lines(
+        [
+            "*pytest-migrations summary*",
+            "  note (test_data_preserved): table coupon at * cannot be seeded: CHECK constraint failed: "
+            "ck_coupon_code; supply rows with the pytest_migrations_rows hook",
+        ]
+    )

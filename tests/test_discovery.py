@@ -118,6 +118,34 @@ def test_migrator_works_without_the_flag(project, pytester):
     result.assert_outcomes(passed=1)
 
 
+def test_a_migrator_test_may_pick_its_own_engines(project, pytester, monkeypatch):
+    project(ONE_TABLE, MODELS, pytest_ini="migrations_engines = sqlite,mysql\n")
+    monkeypatch.setenv("PYTEST_MIGRATIONS_POSTGRESQL_URL", SERVER_URLS["postgresql"])
+    monkeypatch.setenv("PYTEST_MIGRATIONS_MYSQL_URL", SERVER_URLS["mysql"])
+    pytester.makepyfile(
+        test_user_migration_data="""
+        import pytest
+
+        @pytest.mark.parametrize("migrations_engine", ["postgresql"])
+        def test_only_on_postgresql(migrator, migrations_engine):
+            migrator.upgrade("0001")
+            assert migrator.engine.dialect.name == "postgresql"
+
+        def test_on_the_matrix(migrator, migrations_engine):
+            assert migrator.engine.dialect.name == migrations_engine
+        """
+    )
+    result = pytester.runpytest("-v", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:benchmark")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*test_only_on_postgresql[[]postgresql[]] PASSED*",
+            "*test_on_the_matrix[[]sqlite[]] PASSED*",
+            "*test_on_the_matrix[[]mysql[]] PASSED*",
+        ]
+    )
+
+
 # ------------------------------------------------- an env.py that ignores sqlalchemy.url
 
 ENV_FROM_VARIABLE = (
@@ -320,3 +348,12 @@ def test_prepare_hook_that_fails_is_reported_and_leaves_no_database(project, run
         names = conn.execute(sa.text("SELECT datname FROM pg_database")).scalars().all()
     admin.dispose()
     assert not [name for name in names if f"_{os.getpid()}_" in name and name.startswith("pytest_migrations_")]
+
+
+def test_readme_migrator_example_is_the_one_the_example_project_runs():
+    """The README's data test must stay runnable as written: it is examples/blog's own test, verbatim."""
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text()
+    example = (root / "examples" / "blog" / "tests" / "test_author_name_split.py").read_text()
+    test = example[example.index("def test_full_name_split") :]
+    assert f"```python\n{test}```" in readme

@@ -380,7 +380,7 @@ def test_custom_migrations_directory(flask_project, run_checks):
     assert item_outcomes(result, node_ids=True) == expected_outcomes(config="db_migrations/alembic.ini")
     assert result.ret == 0
     result.stdout.fnmatch_lines(
-        [f"migrations: {root}/db_migrations/alembic.ini on sqlite", "sqlite: 1 revisions walked in *s (1 walk)"]
+        [f"migrations: {root}/db_migrations/alembic.ini on sqlite", "sqlite: 1 revision walked in *s (1 walk)"]
     )
     assert app_files(root) == []
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from conftest import QUIET, revision
+import pytest
+
+from conftest import QUIET, SERVER_URLS, revision
 
 ONE = {
     "0001_t": revision(
@@ -33,7 +35,46 @@ def test_a_url_that_does_not_work_is_an_error_not_a_reason_to_start_a_local_serv
     )
     result.assert_outcomes(passed=1, failed=6)
     result.stdout.fnmatch_lines(
-        ["*could not run: cannot connect to mysql+pymysql://root:***@127.0.0.1:1/mysql (server URL)*"]
+        [
+            "*could not run: cannot connect to mysql+pymysql://root:***@127.0.0.1:1/mysql (server URL from --migrations-mysql-url)*"
+        ]
+    )
+    assert "hunter2" not in result.stdout.str() + result.stderr.str()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg2://postgres@127.0.0.1:1/postgres?password=hunter2",  # both drivers accept it
+        "postgresql+psycopg2://postgres:hunter2@pw@127.0.0.1:1/postgres",  # an @ left unencoded
+    ],
+)
+def test_passwords_are_masked_wherever_the_url_holds_them(project, pytester, monkeypatch, url):
+    project(ONE)
+    monkeypatch.setenv("PYTEST_MIGRATIONS_POSTGRESQL_URL", url)
+    result = pytester.runpytest("--migrations", "--migrations-engines=postgresql", "-rA", "-l", *QUIET)
+    result.assert_outcomes(passed=1, failed=6)
+    result.stdout.fnmatch_lines(["*(server URL from PYTEST_MIGRATIONS_POSTGRESQL_URL)*"])
+    output = result.stdout.str() + result.stderr.str()
+    assert "hunter2" not in output and "@pw@" not in output
+
+
+def test_a_url_naming_a_driver_that_is_not_installed_says_what_to_install(project, pytester):
+    project(ONE)
+    result = pytester.runpytest(
+        "--migrations",
+        "--migrations-engines=sqlite,postgresql",
+        "--migrations-postgresql-url=postgresql+pg8000://postgres:hunter2@127.0.0.1:5432/postgres",
+        *QUIET,
+    )
+    # SQLite still runs; the PostgreSQL items fail with one readable line, not an INTERNALERROR.
+    result.assert_outcomes(passed=7, skipped=1, failed=6)  # ONE has no model: its model check skips
+    result.stdout.fnmatch_lines(
+        [
+            "*could not run: cannot use postgresql+pg8000://postgres:***@127.0.0.1:5432/postgres: "
+            "SQLAlchemy cannot load its driver 'pg8000' (*). Install it with `pip install pg8000`, "
+            "or write postgresql+psycopg2://..., which is installed.*"
+        ]
     )
     assert "hunter2" not in result.stdout.str() + result.stderr.str()
 
@@ -55,3 +96,60 @@ def test_mariadb_and_postgres_are_accepted_as_engine_aliases(project, pytester):
     result.stdout.fnmatch_lines(["*test_upgrade[[]sqlite[]]"])
     result = pytester.runpytest("--migrations", "--migrations-engines=mariadb,postgres", "--co", "-q", *QUIET)
     result.stdout.fnmatch_lines(["*test_upgrade[[]mysql[]]", "*test_upgrade[[]postgresql[]]"])
+
+
+@pytest.fixture
+def account_without_create_rights():
+    """A PostgreSQL role and a MariaDB user that can log in but not create databases; removed afterwards."""
+    import sqlalchemy as sa
+
+    from pytest_migrations.providers import with_driver
+
+    name = "pm_no_create"
+    statements = {
+        "postgresql": ([f"CREATE ROLE {name} LOGIN NOCREATEDB"], [f"DROP ROLE IF EXISTS {name}"]),
+        "mysql": (  # %% for the driver's paramstyle
+            [f"CREATE USER '{name}'@'%%'", f"GRANT SELECT ON mysql.* TO '{name}'@'%%'"],
+            [f"DROP USER IF EXISTS '{name}'@'%%'"],
+        ),
+    }
+    engines = {}
+    for engine, raw in SERVER_URLS.items():
+        url = with_driver(sa.make_url(raw), engine)
+        engines[engine] = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+        with engines[engine].connect() as conn:
+            for statement in statements[engine][1] + statements[engine][0]:
+                conn.exec_driver_sql(statement)
+    try:
+        yield {
+            engine: sa.make_url(raw).set(username=name, password=None).render_as_string(hide_password=False)
+            for engine, raw in SERVER_URLS.items()
+        }
+    finally:
+        for engine, admin in engines.items():
+            with admin.connect() as conn:
+                for statement in statements[engine][1]:
+                    conn.exec_driver_sql(statement)
+            admin.dispose()
+
+
+def test_an_account_that_cannot_create_databases_gets_one_line_saying_so(
+    project, pytester, monkeypatch, account_without_create_rights
+):
+    project(ONE)
+    for engine, url in account_without_create_rights.items():
+        monkeypatch.setenv(f"PYTEST_MIGRATIONS_{engine.upper()}_URL", url)
+    result = pytester.runpytest("--migrations", "--migrations-engines=postgresql,mysql", *QUIET)
+    result.assert_outcomes(passed=2, failed=12)  # test_single_head needs no database
+    result.stdout.fnmatch_lines(
+        [
+            "*test_upgrade[[]postgresql[]] could not run: cannot create a throwaway database on "
+            "postgresql+psycopg2://pm_no_create@127.0.0.1:5432/postgres (server URL from "
+            "PYTEST_MIGRATIONS_POSTGRESQL_URL): permission denied to create database. The account in the URL must "
+            "be allowed to create and drop databases whose names start with pytest_migrations_: give it that right "
+            "(ALTER ROLE pm_no_create CREATEDB) or use one that has it.",
+            "*test_upgrade[[]mysql[]] could not run: cannot create a throwaway database on *(1044, *"
+            "(GRANT ALL PRIVILEGES ON `pytest\\_migrations\\_%`.* TO 'pm_no_create'@'%') or use one that has it.",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
