@@ -22,7 +22,7 @@ from pytest_migrations.project import Project, ProjectError, _short_exception, d
 from pytest_migrations.providers import Server
 
 
-def load_app(ref: str, rootdir: Path) -> Any:
+def load_app(ref: str, rootdir: Path, origin: str = "migrations_flask_app") -> Any:
     """`module:app`, `module:create_app()`, `module:create_app('testing')` or `module`, as Flask's --app takes them."""
     try:
         from flask.cli import NoAppException, locate_app
@@ -42,9 +42,9 @@ def load_app(ref: str, rootdir: Path) -> Any:
     try:
         return locate_app(module, attr or None)
     except NoAppException as exc:
-        raise ProjectError(f"migrations_flask_app = {ref!r}: {exc}") from None
+        raise ProjectError(f"{origin} = {ref!r}: {exc}") from None
     except Exception as exc:
-        raise ProjectError(f"migrations_flask_app = {ref!r}: the app failed to load: {_short_exception(exc)}") from None
+        raise ProjectError(f"{origin} = {ref!r}: the app failed to load: {_short_exception(exc)}") from None
     finally:
         if previous is None:
             os.environ.pop("PYTEST_MIGRATIONS", None)
@@ -88,13 +88,12 @@ def app_targeting(app: Any, db: Any, url: URL, server: Server | None) -> Iterato
                 database.drop()
 
 
-def load_flask_project(ref: str, rootdir: Path) -> Project:
-    app = load_app(ref, rootdir)
+def load_flask_project(ref: str, rootdir: Path, origin: str = "migrations_flask_app") -> Project:
+    """`origin` names where `ref` came from (flag, ini key or FLASK_APP), for the messages."""
+    app = load_app(ref, rootdir, origin)
     state = getattr(app, "extensions", {}).get("migrate")
     if state is None:
-        raise ProjectError(
-            f"migrations_flask_app = {ref!r}: the app has no Flask-Migrate extension; call Migrate(app, db) in it."
-        )
+        raise ProjectError(f"{origin} = {ref!r}: the app has no Flask-Migrate extension; call Migrate(app, db) in it.")
     migrate = state.migrate
     db = state.db
     directory = Path(migrate.directory)

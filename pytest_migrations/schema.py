@@ -9,6 +9,7 @@ a cheap catalog fingerprint and reflected again only when that changes.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -215,7 +216,9 @@ def _pg_key(alias: str, name_column: str) -> str:
 
 
 # One round trip: every table's name, the fingerprint of those asked for, and (name NULL) the
-# enum types, sequences and schemas, which belong to no table.
+# enum types, free sequences and schemas, which belong to no table, as JSON: the same text for
+# the same objects, so it keys the cache of PostgresGlobals, and their source, so no further
+# query is needed. Sequences owned by a column (serial, identity) are that column's business.
 _PG_FINGERPRINTS = sa.text(
     f"""
     SELECT k.key, CASE WHEN :everything OR k.key = ANY(:fresh) OR NOT k.key = ANY(:known)
@@ -224,17 +227,18 @@ _PG_FINGERPRINTS = sa.text(
     CROSS JOIN LATERAL (SELECT {_pg_key("n", "c.relname")} AS key) AS k
     WHERE {_PG_USER_SCHEMA} AND c.relkind IN ('r', 'p')
     UNION ALL
-    SELECT NULL, coalesce(string_agg(item, E'\\n' ORDER BY item), '') FROM (
-        SELECT 'enum ' || {_pg_key("n", "t.typname")} || ' ' || string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder)
-               AS item
-        FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid JOIN pg_namespace n ON n.oid = t.typnamespace
-        WHERE {_PG_USER_SCHEMA} GROUP BY n.nspname, t.typname
-        UNION ALL
-        SELECT 'seq ' || {_pg_key("n", "c.relname")} FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind = 'S' AND {_PG_USER_SCHEMA}
-        UNION ALL
-        SELECT 'schema ' || n.nspname FROM pg_namespace n WHERE {_PG_USER_SCHEMA} AND n.nspname <> current_schema()
-    ) AS globals
+    SELECT NULL, json_build_object(
+        'enums', (SELECT coalesce(json_object_agg(name, labels ORDER BY name), '{{}}') FROM (
+            SELECT {_pg_key("n", "t.typname")} AS name, json_agg(e.enumlabel ORDER BY e.enumsortorder) AS labels
+            FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid JOIN pg_namespace n ON n.oid = t.typnamespace
+            WHERE {_PG_USER_SCHEMA} GROUP BY n.nspname, t.typname) AS enums),
+        'sequences', (SELECT coalesce(json_agg({_pg_key("n", "c.relname")} ORDER BY 1), '[]')
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind = 'S' AND {_PG_USER_SCHEMA} AND NOT EXISTS (
+                SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i'))),
+        'schemas', (SELECT coalesce(json_agg(n.nspname ORDER BY n.nspname), '[]') FROM pg_namespace n
+            WHERE {_PG_USER_SCHEMA} AND n.nspname <> current_schema())
+    )::text
     """
 )
 
@@ -428,36 +432,16 @@ class SchemaReader:
         return fingerprints, global_print
 
     def _globals(self, conn: sa.Connection, key: str) -> PostgresGlobals:
-        if conn.dialect.name != "postgresql":
+        if conn.dialect.name != "postgresql" or not key:
             return PostgresGlobals()
-        if key in self.global_cache:
-            return self.global_cache[key]
-        enums = {
-            row[0]: tuple(row[1])
-            for row in conn.exec_driver_sql(
-                f"SELECT {_pg_key('n', 't.typname')}, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) "
-                "FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid JOIN pg_namespace n ON n.oid = t.typnamespace "
-                f"WHERE {_PG_USER_SCHEMA} GROUP BY n.nspname, t.typname"
+        if key not in self.global_cache:
+            found = json.loads(key)
+            self.global_cache[key] = PostgresGlobals(
+                enums={name: tuple(labels) for name, labels in found["enums"].items()},
+                sequences=frozenset(found["sequences"]),
+                schemas=frozenset(found["schemas"]),
             )
-        }
-        # Sequences owned by a column (serial, identity) are an implementation detail of that column.
-        sequences = frozenset(
-            row[0]
-            for row in conn.exec_driver_sql(
-                f"SELECT {_pg_key('n', 'c.relname')} FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                f"WHERE c.relkind = 'S' AND {_PG_USER_SCHEMA} AND NOT EXISTS ("
-                "SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i'))"
-            )
-        )
-        schemas = frozenset(
-            row[0]
-            for row in conn.exec_driver_sql(
-                f"SELECT n.nspname FROM pg_namespace n WHERE {_PG_USER_SCHEMA} AND n.nspname <> current_schema()"
-            )
-        )
-        found = PostgresGlobals(enums, sequences, schemas)
-        self.global_cache[key] = found
-        return found
+        return self.global_cache[key]
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,9 @@ class MigrationsSession:
         if self._project is None and self.settings.flask_app:
             from pytest_migrations.flask_support import load_flask_project
 
-            self._project = load_flask_project(self.settings.flask_app, self.settings.rootdir)
+            self._project = load_flask_project(
+                self.settings.flask_app, self.settings.rootdir, self.settings.flask_app_origin
+            )
         if self._project is None:
             if self.settings.config_path is None:
                 raise ProjectError(

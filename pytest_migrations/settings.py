@@ -109,6 +109,7 @@ class Settings:
     seed: int = 0
     drop_stale: bool = False
     flask_app: str | None = None
+    flask_app_origin: str = "migrations_flask_app"  # the flag, the ini key or FLASK_APP, for messages
     url_env: tuple[str, ...] = ()
 
 
@@ -156,6 +157,7 @@ def read_settings(config: pytest.Config) -> Settings:
 
     config_value = _first(opt("--migrations-config"), config.getini("migrations_config"))
     flask_app = _first(opt("--migrations-flask-app", None), config.getini("migrations_flask_app"))
+    flask_origin = "--migrations-flask-app" if opt("--migrations-flask-app", None) else "migrations_flask_app"
     if config_value:
         origin = "--migrations-config" if opt("--migrations-config") else "the migrations_config ini key"
         path = Path(config_value)
@@ -165,7 +167,7 @@ def read_settings(config: pytest.Config) -> Settings:
         origin = f"alembic.ini in the rootdir ({rootdir})"
         config_path = rootdir / "alembic.ini"
         if not config_path.exists() and flask_app is None and os.environ.get("FLASK_APP"):
-            flask_app = os.environ["FLASK_APP"]
+            flask_app, flask_origin = os.environ["FLASK_APP"], "FLASK_APP"
         if not config_path.exists() and flask_app:
             config_path = None
 
@@ -216,5 +218,6 @@ def read_settings(config: pytest.Config) -> Settings:
         seed=seed if seed is not None else 0,
         drop_stale=bool(opt("--migrations-drop-stale")),
         flask_app=flask_app,
+        flask_app_origin=flask_origin,
         url_env=tuple(config.getini("migrations_url_env")),
     )

@@ -349,9 +349,12 @@ def start_new_transaction(context: MigrationContext) -> None:
     transaction (not env.py's own `engine.begin()`, not transaction_per_migration), and only on
     engines whose DDL is transactional: elsewhere each statement commits anyway.
     """
-    if context.impl.transactional_ddl and getattr(context, "_transaction", None) is not None:
-        with context.autocommit_block():
-            pass
+    transaction = getattr(context, "_transaction", None)
+    if context.impl.transactional_ddl and transaction is not None and transaction.is_active:
+        # What autocommit_block() does on the way in and out, without its round trips to read and set
+        # the isolation level (a third of the time of these commits on PostgreSQL).
+        transaction.commit()
+        context._transaction = context.connection.begin()  # type: ignore[union-attr]
 
 
 def describe_error(exc: BaseException) -> str:

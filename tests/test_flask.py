@@ -658,6 +658,18 @@ def test_app_that_cannot_be_used_is_a_usage_error(flask_project, run_checks, app
     assert f"ERROR: {message}" in result.errlines
 
 
+@pytest.mark.parametrize("source", ["flag", "FLASK_APP"])
+def test_a_bad_app_reference_is_named_by_where_it_came_from(flask_project, run_checks, monkeypatch, source):
+    flask_project("library", module_app())
+    args = ["--migrations-flask-app=app:make_app()"] if source == "flag" else []
+    if source == "FLASK_APP":
+        monkeypatch.setenv("FLASK_APP", "app:make_app()")
+    result = run_checks(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    origin = "--migrations-flask-app" if source == "flag" else "FLASK_APP"
+    assert f"ERROR: pytest-migrations: {origin} = 'app:make_app()': Failed to find attribute" in result.stderr.str()
+
+
 def test_migrator_fixture_multidb(flask_project, run_checks):
     """The migrator on a multidb app: the bind databases keep their state between upgrade and downgrade."""
     flask_project(
