@@ -463,6 +463,8 @@ def run_engine(
     # a quarter of a second or more, and the walk does not need to wait for it.
     builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pytest-migrations-model")
     models: dict[str | None, Future[ModelBuild]] = {}
+    if engine != "sqlite":  # the model's database, made while the walk's is: a short history waits for neither
+        builder.submit(server.make_ahead)
 
     def on_metadata(bind: str | None, found: Any) -> None:
         chosen = _model_metadata(metadata, bind, found)
@@ -581,6 +583,16 @@ def _model_metadata(given: Any, bind: str | None, found: Any) -> Any:
     return given if given is not None and bind in (None, "") else found
 
 
+def _schemas_named(metadatas: list[Any]) -> list[str]:
+    """PostgreSQL schemas a model's tables, or the enum types of its columns, live in."""
+    named = set()
+    for item in metadatas:
+        for table in item.tables.values():
+            named.add(table.schema)
+            named.update(getattr(column.type, "schema", None) for column in table.columns)
+    return sorted(schema for schema in named if isinstance(schema, str) and schema)
+
+
 def build_model(server: Server, metadata: Any) -> ModelBuild:
     """Snapshot what metadata.create_all builds on a fresh database (runs in a thread beside the walk)."""
     metadatas = metadata if isinstance(metadata, (list, tuple)) else [metadata]
@@ -592,13 +604,13 @@ def build_model(server: Server, metadata: Any) -> ModelBuild:
             "database than the throwaway one, and pytest-migrations only writes to databases it created; "
             "compare this model on postgresql, or leave this engine out of the model check's matrix."
         )
-    database = server.create_database()
+    database = server.next_database()
     try:
         engine = sa.create_engine(database.url, poolclass=sa.pool.NullPool)
         try:
             with engine.begin() as conn:
-                if conn.dialect.name == "postgresql":  # create_all expects the schemas its tables name to exist
-                    for schema in sorted({t.schema for item in metadatas for t in item.tables.values() if t.schema}):
+                if conn.dialect.name == "postgresql":  # create_all expects the schemas it names to exist
+                    for schema in _schemas_named(metadatas):
                         conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
                 for item in metadatas:
                     item.create_all(conn)

@@ -23,13 +23,16 @@ def migrator(request: pytest.FixtureRequest, migrations_engine: str) -> Iterator
     from pytest_migrations.migrator import Migrator
     from pytest_migrations.plugin import get_session
     from pytest_migrations.providers import ProviderUnavailable
+    from pytest_migrations.settings import engine_name
     from pytest_migrations.walk import PrepareFailed, fresh_database
 
     session = get_session(request.config)
     problem = None
     try:  # failing outside the except block keeps the message alone, with no chained traceback
-        database = fresh_database(session.server(migrations_engine), session.find_preparer())
-    except (ProviderUnavailable, PrepareFailed) as exc:
+        # A test may parametrize migrations_engine itself, with any name a user would write.
+        engine = engine_name(migrations_engine, "@pytest.mark.parametrize('migrations_engine', ...)")
+        database = fresh_database(session.server(engine), session.find_preparer())
+    except (ProviderUnavailable, PrepareFailed, pytest.UsageError) as exc:
         problem = f"migrator[{migrations_engine}]: {exc}"
     if problem is not None:
         pytest.fail(problem, pytrace=False)

@@ -54,19 +54,41 @@ class ProviderUnavailable(Exception):
 
 
 def mask_url(url: str | URL) -> str:
-    """Render a URL with its password hidden, whatever shape it came in."""
+    """Render a URL with its password hidden, whatever shape it came in.
+
+    Everything between `user:` and the last @ is hidden: a password may hold spaces, slashes and
+    an unencoded @ (which a driver would take for the end of the password, and SQLAlchemy too).
+    """
     text = url.render_as_string(hide_password=False) if isinstance(url, URL) else str(url)
-    return mask_text(text)
+    return _QUERY_PASSWORD.sub(r"\1***", _WHOLE_URL_PASSWORD.sub(r"\1***@", text, count=1))
 
 
-# user:password@ up to the last @ before the host (a password may hold an unencoded @), and
-# password=... in the query string, which psycopg2 and pymysql both accept.
+_WHOLE_URL_PASSWORD = re.compile(r"^(\s*[A-Za-z][\w+.-]*://[^:/@\s]*:).*@", re.S)
+# In free text (a driver's message), a URL ends at whitespace.
 _USERINFO_PASSWORD = re.compile(r"(\b[A-Za-z][\w+.-]*://[^:/@\s]*:)[^\s/]*@")
-_QUERY_PASSWORD = re.compile(r"([?&;](?:password|passwd|pwd)=)[^&;\s]*", re.I)
+# password=..., passwd=..., sslpassword=..., pwd=... in a query string, which the drivers accept.
+_QUERY_PASSWORD = re.compile(r"([?&;]\w*(?:pass\w*|pwd)=)[^&;\s]*", re.I)
 
 
 def mask_text(text: str) -> str:
     return _QUERY_PASSWORD.sub(r"\1***", _USERINFO_PASSWORD.sub(r"\1***@", text))
+
+
+def mask_error(text: str, url: str | URL) -> str:
+    """A driver's message about `url`, with every piece of the URL's password hidden.
+
+    The driver reads `user:pass@word@host` as password `pass` and host `word@host`, and may
+    then quote that host: what `mask_url` hides as one password is hidden piece by piece here.
+    """
+    rendered = url.render_as_string(hide_password=False) if isinstance(url, URL) else str(url)
+    text = mask_text(text)
+    match = _WHOLE_URL_PASSWORD.match(rendered)
+    if match:
+        secret = rendered[match.end(1) : match.end() - 1]
+        for piece in sorted({secret, *re.split(r"[@/\s]+", secret)}, key=len, reverse=True):
+            if len(piece) >= 2:
+                text = text.replace(piece, "***")
+    return text
 
 
 @dataclass
@@ -94,6 +116,21 @@ class Server:
     worker: str = "main"
     startup_seconds: float = 0.0
     created: list[Database] = field(default_factory=list)
+    ahead: list[Database] = field(default_factory=list)  # made before they were needed; see make_ahead()
+
+    def make_ahead(self) -> None:
+        """Create a throwaway database now, for the next `next_database()` to take.
+
+        A PostgreSQL server takes 0.2-0.4 s to create one, and a walk cannot start without it;
+        made while pytest collects, that time is off the walk's path.
+        """
+        self.ahead.append(self.create_database())
+
+    def next_database(self) -> Database:
+        try:
+            return self.ahead.pop()  # one atomic step: the model's thread may be taking one too
+        except IndexError:
+            return self.create_database()
 
     def new_name(self) -> str:
         return f"{DB_PREFIX}{HOST_TAG}_{os.getpid()}_{self.worker}_{secrets.token_hex(3)}"
@@ -195,6 +232,7 @@ def with_driver(url: URL, engine: str) -> URL:
     )
 
 
+_ASYNC_DRIVERS = ("asyncpg", "psycopg_async", "aiomysql", "asyncmy", "aiosqlite")
 _DRIVER_PACKAGES = {
     "psycopg2": "psycopg2-binary",
     "psycopg": "psycopg[binary]",
@@ -216,7 +254,7 @@ def _driver_problem(url: URL, engine: str, exc: Exception) -> str:
     hint = f", or write {engine}+{installed[0]}://..., which is installed" if installed else ""
     return (
         f"cannot use {mask_url(url)}: SQLAlchemy cannot load its driver {driver!r} "
-        f"({type(exc).__name__}: {mask_text(str(exc))}). {fix}{hint}."
+        f"({type(exc).__name__}: {mask_error(str(exc), url)}). {fix}{hint}."
     )
 
 
@@ -229,20 +267,40 @@ class UrlServer(Server):
     """A server the user (or one of our local/docker providers) gives as a URL."""
 
     admin_url: URL = field(default_factory=lambda: URL.create("sqlite"))
+    given_url: str = field(
+        default="", repr=False
+    )  # as the user wrote it: the parsed URL may hide where the password ends
     _admin: sa.Engine | None = None
+
+    def _masked(self, text: str) -> str:
+        return mask_error(text, self.given_url or self.admin_url)
+
+    @property
+    def shown_url(self) -> str:
+        return self._masked(mask_url(self.admin_url))
 
     def connect_admin(self) -> None:
         self.admin_url = with_driver(self.admin_url, self.engine)
+        driver = self.admin_url.drivername.partition("+")[2]
+        if driver in _ASYNC_DRIVERS:
+            installed = _installed_drivers(self.engine)
+            instead = (
+                f"{self.engine}+{installed[0]}://..." if installed else f"a {self.engine} driver that is not asyncio"
+            )
+            raise ProviderUnavailable(
+                f"cannot use {self.shown_url}: {driver} is an asyncio driver, and Alembic runs the "
+                f"migrations synchronously here; write {instead} (your env.py may still use {driver})."
+            )
         try:
             self._admin = sa.create_engine(self.admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
         except (ImportError, sa.exc.ArgumentError) as exc:  # NoSuchModuleError is an ArgumentError
-            raise ProviderUnavailable(_driver_problem(self.admin_url, self.engine, exc)) from None
+            raise ProviderUnavailable(self._masked(_driver_problem(self.admin_url, self.engine, exc))) from None
         try:
             with self._admin.connect() as conn:
                 conn.execute(sa.text("SELECT 1"))
         except Exception as exc:
             raise ProviderUnavailable(
-                f"cannot connect to {mask_url(self.admin_url)} ({self.origin}): {mask_text(str(getattr(exc, 'orig', exc)))}"
+                f"cannot connect to {self.shown_url} ({self.origin}): {self._masked(str(getattr(exc, 'orig', exc)))}"
             ) from None
 
     @property
@@ -274,12 +332,12 @@ class UrlServer(Server):
     def _cannot_create(self, exc: sa.exc.DBAPIError) -> str:
         user = self.admin_url.username or "the account"
         if self.engine == "postgresql":
-            grant = f"ALTER ROLE {user} CREATEDB"
+            grant = 'ALTER ROLE "{}" CREATEDB'.format(user.replace('"', '""'))
         else:
             grant = f"GRANT ALL PRIVILEGES ON `{DB_PREFIX.replace('_', chr(92) + '_')}%`.* TO '{user}'@'%'"
         return (
-            f"cannot create a throwaway database on {mask_url(self.admin_url)} ({self.origin}): "
-            f"{mask_text(' '.join(str(exc.orig).split()))}. The account in the URL must be allowed to create and "
+            f"cannot create a throwaway database on {self.shown_url} ({self.origin}): "
+            f"{self._masked(' '.join(str(exc.orig).split()))}. The account in the URL must be allowed to create and "
             f"drop databases whose names start with {DB_PREFIX}: give it that right ({grant}) or use one that has it."
         )
 
@@ -638,7 +696,7 @@ def open_server(engine: str, settings: Settings, worker: str) -> Server:
                     raise ProviderUnavailable("no URL given")
                 started = time.monotonic()
                 origin = f"server URL from {settings.url_origins.get(engine, 'the settings')}"
-                server = UrlServer(engine=engine, origin=origin, worker=worker, admin_url=_read_url(raw))
+                server = UrlServer(engine=engine, origin=origin, worker=worker, admin_url=_read_url(raw), given_url=raw)
                 server.connect_admin()
                 server.startup_seconds = time.monotonic() - started
                 return server
@@ -694,7 +752,7 @@ def handle_leftovers(settings: Settings) -> list[str]:
         if engine not in settings.engines and not settings.drop_stale:
             continue  # listing is for the servers this run uses; dropping is for every server it knows
         try:
-            server = UrlServer(engine=engine, origin="server URL", admin_url=_read_url(url))
+            server = UrlServer(engine=engine, origin="server URL", admin_url=_read_url(url), given_url=url)
         except ProviderUnavailable:
             continue  # the items for that engine say so
         try:

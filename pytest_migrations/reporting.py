@@ -52,7 +52,7 @@ class Summary:
             engine, check = value["engine"], value["check"]
             if report.when == "call" or report.outcome != "passed":
                 self.outcomes[engine][check] = report.outcome
-            if value.get("notes") and report.outcome == "passed":  # a failure's notes are in its message
+            if value.get("notes") and report.when == "call" and report.outcome == "passed":  # a failure's are in it
                 self.notes[engine][check] = value["notes"]
             if "revisions" in value:
                 self.stats[engine] = value

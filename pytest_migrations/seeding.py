@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.util import LRUCache
 
 from pytest_migrations.project import user_code_location
-from pytest_migrations.schema import Snapshot, TableSchema, split_key, tables_named
+from pytest_migrations.schema import Snapshot, TableSchema, split_key, tables_named, touches_rows_only
 
 RowSupplier = Callable[[str, str], "list[dict[str, Any]] | None"]
 KEY_BASE = 100001  # far above what a data migration's own inserts get from a sequence
@@ -311,7 +311,7 @@ def seed_tables(
             state.hook_errors.setdefault(name, f"pytest_migrations_rows gave rows for {name} at {revision} that {exc}")
             continue
         except (LookupError, TypeError) as exc:
-            state.problems[name] = f"table {name} at {revision} cannot be seeded: {exc}"
+            state.problems.setdefault(name, f"table {name} at {revision} cannot be seeded: {exc}")
             continue
         if not rows:
             continue
@@ -330,7 +330,7 @@ def seed_tables(
                     f"(return rows that fit the table as it is at that revision): {message}",
                 )
             else:
-                state.problems[name] = f"table {name} at {revision} cannot be seeded: {message}"
+                state.problems.setdefault(name, f"table {name} at {revision} cannot be seeded: {message}")
             continue
         if savepoint is not None:
             savepoint.commit()
@@ -491,17 +491,14 @@ def _same(a: Any, b: Any) -> bool:
     return False
 
 
-_READ_ONLY_OR_DML = ("select", "insert", "update", "delete", "with", "savepoint", "release", "rollback")
 _REMOVES_ROWS = re.compile(r"^\s*(delete|truncate|drop|update)\b", re.I)
-
-
-_CREATES_FROM_QUERY = re.compile(r"^\s*(select|with)\b.*\binto\b", re.I | re.S)  # SELECT ... INTO new_table
+_TRANSACTION_CONTROL = ("savepoint", "release", "rollback")
 
 
 def changes_schema(statements: Iterable[str]) -> bool:
-    """Whether any statement could have changed the schema (anything but plain DML)."""
-    return any(
-        not statement.lstrip().lower().startswith(_READ_ONLY_OR_DML) or _CREATES_FROM_QUERY.match(statement)
+    """Whether any statement could have changed the schema (anything but plain row changes and reads)."""
+    return not all(
+        touches_rows_only(statement) or statement.lstrip().lower().startswith(_TRANSACTION_CONTROL)
         for statement in statements
     )
 

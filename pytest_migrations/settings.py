@@ -120,19 +120,25 @@ def _first(*values: str | None) -> str | None:
     return None
 
 
+_ENGINE_ALIASES = {"mariadb": "mysql", "postgres": "postgresql", "pg": "postgresql"}
+
+
+def engine_name(name: str, where: str = "--migrations-engines / migrations_engines") -> str:
+    """The engine id for a name a user wrote (`MariaDB`, `pg`, ...); a name that is none is a usage error."""
+    engine = _ENGINE_ALIASES.get(name.strip().lower(), name.strip().lower())
+    if engine not in ENGINES:
+        raise pytest.UsageError(
+            f"pytest-migrations: unknown engine {name.strip()!r} in {where}; choose from {', '.join(ENGINES)}."
+        )
+    return engine
+
+
 def parse_engines(raw: str) -> tuple[str, ...]:
-    names = [name.strip().lower() for name in raw.split(",") if name.strip()]
-    aliases = {"mariadb": "mysql", "postgres": "postgresql", "pg": "postgresql"}
     engines: list[str] = []
-    for name in names:
-        name = aliases.get(name, name)
-        if name not in ENGINES:
-            raise pytest.UsageError(
-                f"pytest-migrations: unknown engine {name!r} in --migrations-engines / migrations_engines; "
-                f"choose from {', '.join(ENGINES)}."
-            )
-        if name not in engines:
-            engines.append(name)
+    for name in (part for part in raw.split(",") if part.strip()):
+        engine = engine_name(name)
+        if engine not in engines:
+            engines.append(engine)
     return tuple(engines) or ("sqlite",)
 
 
@@ -142,7 +148,9 @@ def _rows_per_table(raw: object) -> int:
     try:
         rows = int(str(raw).strip())
     except ValueError:
-        rows = 0
+        raise pytest.UsageError(
+            f"pytest-migrations: migrations_rows_per_table must be a whole number of at least 1, got {raw!r}."
+        ) from None
     if rows < 1:
         raise pytest.UsageError(
             f"pytest-migrations: migrations_rows_per_table must be a whole number of at least 1, got {raw!r} "

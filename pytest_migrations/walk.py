@@ -213,7 +213,7 @@ def fresh_database(server: Any, prepare: Preparer | None) -> Any:
 
     The hook runs in one transaction. If it raises, the database is dropped and PrepareFailed says why.
     """
-    database = server.create_database()
+    database = server.next_database()
     if prepare is None:
         return database
     connectable = sa.create_engine(database.url, poolclass=NullPool)

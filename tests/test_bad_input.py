@@ -265,6 +265,14 @@ def test_metadata_without_a_colon(project, run_checks, nothing_left_behind):
     nothing_left_behind()
 
 
+def test_usage_error_after_the_servers_started_making_databases_leaves_none(project, run_checks, nothing_left_behind):
+    # A serial run starts creating each server's first database before it validates the project.
+    project(CLEAN, MODELS)
+    error = usage_error(run_checks("--migrations-metadata", "nosuch:meta", engines="sqlite,postgresql,mysql"))
+    assert "cannot import 'nosuch'" in error
+    nothing_left_behind()
+
+
 def test_metadata_naming_a_declarative_base_uses_its_metadata(project, run_checks):
     # Naming the Base instead of Base.metadata is the usual slip; what it holds is what was meant.
     project(CLEAN, MODELS + "\n\nclass Base:\n    metadata = metadata\n")

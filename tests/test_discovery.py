@@ -126,20 +126,31 @@ def test_a_migrator_test_may_pick_its_own_engines(project, pytester, monkeypatch
         test_user_migration_data="""
         import pytest
 
-        @pytest.mark.parametrize("migrations_engine", ["postgresql"])
+        @pytest.mark.parametrize("migrations_engine", ["pg"])
         def test_only_on_postgresql(migrator, migrations_engine):
             migrator.upgrade("0001")
             assert migrator.engine.dialect.name == "postgresql"
+
+        @pytest.mark.parametrize("migrations_engine", ["oracle"])
+        def test_on_an_engine_that_is_none(migrator):
+            pass
 
         def test_on_the_matrix(migrator, migrations_engine):
             assert migrator.engine.dialect.name == migrations_engine
         """
     )
     result = pytester.runpytest("-v", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:benchmark")
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=3, errors=1)  # the unknown engine fails the migrator fixture
+    result.stdout.fnmatch_lines(
+        [
+            "*migrator[[]oracle[]]: pytest-migrations: unknown engine 'oracle' in "
+            "@pytest.mark.parametrize('migrations_engine', ...); "
+            "choose from sqlite, postgresql, mysql.*"
+        ]
+    )
     result.stdout.fnmatch_lines_random(
         [
-            "*test_only_on_postgresql[[]postgresql[]] PASSED*",
+            "*test_only_on_postgresql[[]pg[]] PASSED*",
             "*test_on_the_matrix[[]sqlite[]] PASSED*",
             "*test_on_the_matrix[[]mysql[]] PASSED*",
         ]

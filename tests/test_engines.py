@@ -921,3 +921,77 @@ def test_column_added_by_alter_table_is_in_the_schema_at_head(project, run_check
     """After ALTER TABLE and CREATE INDEX alone, the snapshot reads only table t again: it must hold the new column."""
     project(COLUMN_ADDED_AND_DROPPED, NOTE_MODEL)
     assert_checks(run_checks(engines=ALL_ENGINES), *ENGINES)
+
+
+HIDDEN_NEW_TABLE = {
+    "0001_t": COLUMN_NOT_DROPPED["0001_t"],
+    "0002_maker": revision(
+        "0002",
+        "0001",
+        """
+        op.execute(
+            "CREATE FUNCTION make_u() RETURNS void LANGUAGE plpgsql AS "
+            "$$ BEGIN CREATE TABLE u (id integer PRIMARY KEY); END $$"
+        )
+        """,
+        'op.execute("DROP FUNCTION make_u()")',
+    ),
+    "0003_calls_and_splits": revision(
+        "0003",
+        "0002",
+        """
+        op.add_column("t", sa.Column("x", sa.Integer()))
+        op.execute("SELECT make_u()")
+        op.execute("ALTER TABLE t ADD COLUMN y integer; CREATE TABLE v (id integer PRIMARY KEY)")
+        """,
+        """
+        op.drop_table("v")
+        op.drop_table("u")
+        op.drop_column("t", "y")
+        op.drop_column("t", "x")
+        """,
+    ),
+}
+HIDDEN_NEW_TABLE_MODEL = """
+t = sa.Table(
+    "t", metadata,
+    sa.Column("id", sa.Integer(), primary_key=True),
+    sa.Column("code", sa.String(20)),
+    sa.Column("x", sa.Integer()),
+    sa.Column("y", sa.Integer()),
+)
+u = sa.Table("u", metadata, sa.Column("id", sa.Integer(), primary_key=True, autoincrement=False))
+v = sa.Table("v", metadata, sa.Column("id", sa.Integer(), primary_key=True, autoincrement=False))
+"""
+
+
+def test_tables_made_by_a_function_or_a_second_statement_are_in_the_schema(project, run_checks):
+    """A SELECT that calls a function, or a string holding two statements, may create tables it does not start with."""
+    project(HIDDEN_NEW_TABLE, HIDDEN_NEW_TABLE_MODEL)
+    assert_checks(run_checks(engines="postgresql"), "postgresql")
+
+
+ODD_NAMES = {
+    "0001_order_items": revision(
+        "0001",
+        None,
+        'op.create_table("order-items", sa.Column("id", sa.Integer(), primary_key=True))',
+        'op.drop_table("order-items")',
+    ),
+    "0002_note": revision(
+        "0002",
+        "0001",
+        'op.add_column("order-items", sa.Column("note", sa.String(40)))',
+        'op.drop_column("order-items", "note")',
+    ),
+}
+ODD_NAMES_MODEL = """
+order_items = sa.Table(
+    "order-items", metadata, sa.Column("id", sa.Integer(), primary_key=True), sa.Column("note", sa.String(40))
+)
+"""
+
+
+def test_a_table_whose_name_is_not_one_word_is_followed_like_the_others(project, run_checks):
+    project(ODD_NAMES, ODD_NAMES_MODEL)
+    assert_checks(run_checks(engines=ALL_ENGINES), *ENGINES)

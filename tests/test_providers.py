@@ -47,6 +47,8 @@ def test_a_url_that_does_not_work_is_an_error_not_a_reason_to_start_a_local_serv
     [
         "postgresql+psycopg2://postgres@127.0.0.1:1/postgres?password=hunter2",  # both drivers accept it
         "postgresql+psycopg2://postgres:hunter2@pw@127.0.0.1:1/postgres",  # an @ left unencoded
+        "postgresql+psycopg2://postgres:hunter2 @pw/x@127.0.0.1:1/postgres",  # a space and a slash
+        "postgresql+psycopg2://postgres@127.0.0.1:1/postgres?sslpassword=hunter2",
     ],
 )
 def test_passwords_are_masked_wherever_the_url_holds_them(project, pytester, monkeypatch, url):
@@ -56,7 +58,7 @@ def test_passwords_are_masked_wherever_the_url_holds_them(project, pytester, mon
     result.assert_outcomes(passed=1, failed=6)
     result.stdout.fnmatch_lines(["*(server URL from PYTEST_MIGRATIONS_POSTGRESQL_URL)*"])
     output = result.stdout.str() + result.stderr.str()
-    assert "hunter2" not in output and "@pw@" not in output
+    assert "hunter2" not in output and "pw@" not in output and "pw/x" not in output
 
 
 def test_a_url_naming_a_driver_that_is_not_installed_says_what_to_install(project, pytester):
@@ -147,7 +149,7 @@ def test_an_account_that_cannot_create_databases_gets_one_line_saying_so(
             "postgresql+psycopg2://pm_no_create@127.0.0.1:5432/postgres (server URL from "
             "PYTEST_MIGRATIONS_POSTGRESQL_URL): permission denied to create database. The account in the URL must "
             "be allowed to create and drop databases whose names start with pytest_migrations_: give it that right "
-            "(ALTER ROLE pm_no_create CREATEDB) or use one that has it.",
+            '(ALTER ROLE "pm_no_create" CREATEDB) or use one that has it.',
             "*test_upgrade[[]mysql[]] could not run: cannot create a throwaway database on *(1044, *"
             "(GRANT ALL PRIVILEGES ON `pytest\\_migrations\\_%`.* TO 'pm_no_create'@'%') or use one that has it.",
         ]
