@@ -206,6 +206,8 @@ _PG_TABLE_PRINT = """
     || '|' || coalesce((SELECT string_agg(pg_get_indexdef(indexrelid), ',' ORDER BY 1)
        FROM pg_index WHERE indrelid = c.oid), '')
 """
+# PostgreSQL partitions are left out of snapshots: their columns and indexes follow the partitioned
+# table's, and their rows show through it, so it alone is compared, seeded and read.
 # PostgreSQL: every schema a migration can use (not the catalogs, TOAST or temporary ones). Objects
 # of the default schema are known by their name, the others by schema.name, as a user writes them.
 _PG_USER_SCHEMA = "n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'"  # no % for exec_driver_sql
@@ -225,7 +227,7 @@ _PG_FINGERPRINTS = sa.text(
                   THEN {_PG_TABLE_PRINT} END
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     CROSS JOIN LATERAL (SELECT {_pg_key("n", "c.relname")} AS key) AS k
-    WHERE {_PG_USER_SCHEMA} AND c.relkind IN ('r', 'p')
+    WHERE {_PG_USER_SCHEMA} AND c.relkind IN ('r', 'p') AND NOT c.relispartition
     UNION ALL
     SELECT NULL, json_build_object(
         'enums', (SELECT coalesce(json_object_agg(name, labels ORDER BY name), '{{}}') FROM (
@@ -250,7 +252,7 @@ _PG_NAMED_FINGERPRINTS = sa.text(
     SELECT k.key, {_PG_TABLE_PRINT}
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     CROSS JOIN LATERAL (SELECT {_pg_key("n", "c.relname")} AS key) AS k
-    WHERE c.relname = ANY(:names) AND c.relkind IN ('r', 'p') AND k.key = ANY(:keys)
+    WHERE c.relname = ANY(:names) AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND k.key = ANY(:keys)
     """
 )
 
@@ -285,7 +287,7 @@ def list_tables(conn: sa.Connection) -> list[str]:
     if conn.dialect.name == "postgresql":
         query = (
             f"SELECT {_pg_key('n', 'c.relname')} FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            f"WHERE {_PG_USER_SCHEMA} AND c.relkind IN ('r', 'p')"
+            f"WHERE {_PG_USER_SCHEMA} AND c.relkind IN ('r', 'p') AND NOT c.relispartition"
         )
     else:  # cheaper than information_schema.tables on MariaDB
         return [row[0] for row in conn.exec_driver_sql("SHOW FULL TABLES") if row[1] == "BASE TABLE"]

@@ -995,3 +995,35 @@ order_items = sa.Table(
 def test_a_table_whose_name_is_not_one_word_is_followed_like_the_others(project, run_checks):
     project(ODD_NAMES, ODD_NAMES_MODEL)
     assert_checks(run_checks(engines=ALL_ENGINES), *ENGINES)
+
+
+PARTITIONED = {
+    "0001_m": revision(
+        "0001",
+        None,
+        """
+        op.execute("CREATE TABLE m (id integer NOT NULL, d date NOT NULL, v integer) PARTITION BY RANGE (d)")
+        op.execute("CREATE TABLE m_all PARTITION OF m FOR VALUES FROM (MINVALUE) TO (MAXVALUE)")
+        """,
+        'op.execute("DROP TABLE m")',
+    ),
+    "0002_note": revision(
+        "0002", "0001", 'op.add_column("m", sa.Column("note", sa.String(20)))', 'op.drop_column("m", "note")'
+    ),
+}
+PARTITIONED_MODEL = """
+m = sa.Table(
+    "m", metadata,
+    sa.Column("id", sa.Integer(), nullable=False, autoincrement=False),
+    sa.Column("d", sa.Date(), nullable=False),
+    sa.Column("v", sa.Integer()),
+    sa.Column("note", sa.String(20)),
+    postgresql_partition_by="RANGE (d)",
+)
+"""
+
+
+def test_a_partitioned_table_is_compared_seeded_and_read_through_its_parent(project, run_checks):
+    """A column added to the parent shows in every partition; the partitions are not told apart from it."""
+    project(PARTITIONED, PARTITIONED_MODEL)
+    assert_checks(run_checks(engines="postgresql"), "postgresql")
