@@ -837,6 +837,11 @@ def test_downgrade_that_does_not_restore_a_dropped_index_is_caught_everywhere(pr
         )
 
 
+NOTE_UPGRADE = """
+op.add_column("t", sa.Column("note", sa.String(40), server_default="none"))
+op.create_index("ix_t_note", "t", ["note"])
+op.execute("UPDATE t SET note = code")
+"""
 COLUMN_NOT_DROPPED = {
     "0001_t": revision(
         "0001",
@@ -847,11 +852,7 @@ COLUMN_NOT_DROPPED = {
     "0002_note": revision(
         "0002",
         "0001",
-        """
-        op.add_column("t", sa.Column("note", sa.String(40), server_default="none"))
-        op.create_index("ix_t_note", "t", ["note"])
-        op.execute("UPDATE t SET note = code")
-        """,
+        NOTE_UPGRADE,
         'op.drop_index("ix_t_note", table_name="t")',
     ),
 }
@@ -896,11 +897,7 @@ COLUMN_ADDED_AND_DROPPED = {
     "0002_note": revision(
         "0002",
         "0001",
-        """
-        op.add_column("t", sa.Column("note", sa.String(40), server_default="none"))
-        op.create_index("ix_t_note", "t", ["note"])
-        op.execute("UPDATE t SET note = code")
-        """,
+        NOTE_UPGRADE,
         """
         op.drop_index("ix_t_note", table_name="t")
         op.drop_column("t", "note")
