@@ -237,7 +237,7 @@ _PG_FINGERPRINTS = sa.text(
         'sequences', (SELECT coalesce(json_agg({_pg_key("n", "c.relname")} ORDER BY 1), '[]')
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind = 'S' AND {_PG_USER_SCHEMA} AND NOT EXISTS (
-                SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i'))),
+                SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i'))),
         'schemas', (SELECT coalesce(json_agg(n.nspname ORDER BY n.nspname), '[]') FROM pg_namespace n
             WHERE {_PG_USER_SCHEMA} AND n.nspname <> current_schema())
     )::text

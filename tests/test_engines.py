@@ -1024,3 +1024,17 @@ def test_a_partitioned_table_is_compared_seeded_and_read_through_its_parent(proj
     """A column added to the parent shows in every partition; the partitions are not told apart from it."""
     project(PARTITIONED, PARTITIONED_MODEL)
     assert_checks(run_checks(engines="postgresql"), "postgresql")
+
+
+SEQUENCE_LEFT_BEHIND = {
+    "0001_t": COLUMN_NOT_DROPPED["0001_t"],
+    "0002_invoice_no": revision("0002", "0001", 'op.execute("CREATE SEQUENCE invoice_no")', ""),
+}
+
+
+def test_a_free_sequence_left_behind_by_a_downgrade_is_caught(project, run_checks):
+    """A sequence no column owns is part of the schema (serial and identity sequences are their column's)."""
+    project(SEQUENCE_LEFT_BEHIND, UNINDEXED_MODEL)
+    result = run_checks(engines="postgresql")
+    assert "test_stepwise_roundtrip" in failed_checks(result, "postgresql")
+    assert "sequence invoice_no" in item_failure(result, "test_stepwise_roundtrip[postgresql]")
