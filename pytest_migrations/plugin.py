@@ -60,19 +60,11 @@ def pytest_configure(config: pytest.Config) -> None:
     from pytest_migrations.reporting import Summary
 
     session = get_session(config)
-    if _walks_here_and_serially(config):
-        session.make_databases_ahead()
     try:
         session.validate()
     except ProjectError as exc:
         raise pytest.UsageError(f"pytest-migrations: {exc}") from None
     config.pluginmanager.register(Summary(), "pytest_migrations_summary")
-
-
-def _walks_here_and_serially(config: pytest.Config) -> bool:
-    """Not under pytest-xdist (a worker cannot know which engines it will get), and not --collect-only."""
-    xdist = hasattr(config, "workerinput") or bool(config.getoption("numprocesses", None))
-    return not xdist and not config.getoption("collectonly")
 
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)

@@ -121,8 +121,8 @@ class Server:
     def make_ahead(self) -> None:
         """Create a throwaway database now, for the next `next_database()` to take.
 
-        A PostgreSQL server takes 0.2-0.4 s to create one, and a walk cannot start without it;
-        made while pytest collects, that time is off the walk's path.
+        A PostgreSQL server takes 0.2-0.4 s to create one: the model check's database is made in its
+        thread while the walk's is made, so a short history does not wait for it at the end.
         """
         self.ahead.append(self.create_database())
 
@@ -206,10 +206,11 @@ class SqliteServer(Server):
 def _read_url(raw: str) -> URL:
     try:
         return make_url(raw)
-    except sa.exc.ArgumentError:
+    except (sa.exc.ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise ProviderUnavailable(
             f"{mask_url(raw)} is not a database URL SQLAlchemy can read; write it as "
-            "postgresql://user:password@host:port/database or mysql+pymysql://user:password@host:port/database"
+            "postgresql://user@host:port/database or mysql+pymysql://user@host:port/database, with a numeric "
+            "port and the password, if any, after the user and a colon, percent-encoded"
         ) from None
 
 
@@ -580,8 +581,8 @@ class LocalMariaDBServer(UrlServer):
             ]
             if user:
                 args.append(f"--user={user}")
-            log = open(directory / "server.log", "wb")  # noqa: SIM115 - lives as long as the server
-            server.process = subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True)
+            with open(directory / "server.log", "wb") as log:  # the server keeps its own copy of the descriptor
+                server.process = subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True)
             server.admin_url = URL.create("mysql", username="root", host="127.0.0.1", port=port)
             _wait_until_ready(with_driver(server.admin_url, "mysql"), server.process, "mariadbd")
             server.connect_admin()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,8 +32,6 @@ class MigrationsSession:
     _servers: dict[str, Server] = field(default_factory=dict)
     _server_errors: dict[str, str] = field(default_factory=dict)
     _reports: dict[str, checks.EngineReport] = field(default_factory=dict)
-    _ahead: dict[str, Future[None]] = field(default_factory=dict)
-    _ahead_pool: ThreadPoolExecutor | None = None
 
     @property
     def project(self) -> Project:
@@ -88,30 +85,7 @@ class MigrationsSession:
         """Everything that can be checked without a database, so bad input is a usage error up front."""
         _ = self.project, self.options, self.metadata
 
-    def make_databases_ahead(self) -> None:
-        """Open each server now and have it create the first walk's database in the background.
-
-        Called while pytest starts a serial run: collecting a long history and creating a PostgreSQL
-        database then overlap. The server is opened in this thread, so drivers are imported here.
-        """
-        for engine in self.settings.engines:
-            if engine == "sqlite":
-                continue  # a file costs nothing to create
-            try:
-                server = self.server(engine)
-            except ProviderUnavailable:
-                continue  # its items say so
-            if self._ahead_pool is None:
-                self._ahead_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pytest-migrations-ahead")
-            self._ahead[engine] = self._ahead_pool.submit(server.make_ahead)
-
-    def _wait_ahead(self, engine: str) -> None:
-        future = self._ahead.pop(engine, None)
-        if future is not None:
-            future.exception()  # a database it could not make is made, and its error reported, on demand
-
     def server(self, engine: str) -> Server:
-        self._wait_ahead(engine)
         if engine in self._server_errors:
             raise ProviderUnavailable(self._server_errors[engine])
         if engine not in self._servers:
@@ -135,10 +109,6 @@ class MigrationsSession:
         return self._reports[engine]
 
     def close(self) -> None:
-        for engine in list(self._ahead):
-            self._wait_ahead(engine)  # a database still being made is dropped with the others
-        if self._ahead_pool is not None:
-            self._ahead_pool.shutdown(wait=True)
         for server in self._servers.values():
             server.stop()
         self._servers.clear()

@@ -265,8 +265,7 @@ def test_metadata_without_a_colon(project, run_checks, nothing_left_behind):
     nothing_left_behind()
 
 
-def test_usage_error_after_the_servers_started_making_databases_leaves_none(project, run_checks, nothing_left_behind):
-    # A serial run starts creating each server's first database before it validates the project.
+def test_usage_error_on_a_server_matrix_leaves_nothing(project, run_checks, nothing_left_behind):
     project(CLEAN, MODELS)
     error = usage_error(run_checks("--migrations-metadata", "nosuch:meta", engines="sqlite,postgresql,mysql"))
     assert "cannot import 'nosuch'" in error

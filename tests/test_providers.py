@@ -155,3 +155,22 @@ def test_an_account_that_cannot_create_databases_gets_one_line_saying_so(
         ]
     )
     assert "Traceback" not in result.stdout.str()
+
+
+def test_a_url_that_cannot_be_read_fails_its_engine_items_with_how_to_write_one(project, pytester):
+    project(ONE)
+    result = pytester.runpytest(
+        "--migrations",
+        "--migrations-engines=sqlite,postgresql",
+        "--migrations-postgresql-url=postgresql://postgres:hunter2@127.0.0.1:abc/postgres",
+        *QUIET,
+    )
+    result.assert_outcomes(passed=7, skipped=1, failed=6)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_upgrade[[]postgresql[]] could not run: postgresql://postgres:***@127.0.0.1:abc/postgres is not a "
+            "database URL SQLAlchemy can read; write it as postgresql://user@host:port/database or "
+            "mysql+pymysql://user@host:port/database, with a numeric port*"
+        ]
+    )
+    assert "hunter2" not in result.stdout.str() + result.stderr.str()
