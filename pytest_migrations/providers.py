@@ -59,8 +59,11 @@ def mask_url(url: str | URL) -> str:
     Everything between `user:` and the last @ is hidden: a password may hold spaces, slashes and
     an unencoded @ (which a driver would take for the end of the password, and SQLAlchemy too).
     """
-    text = url.render_as_string(hide_password=False) if isinstance(url, URL) else str(url)
-    return _QUERY_PASSWORD.sub(r"\1***", _WHOLE_URL_PASSWORD.sub(r"\1***@", text, count=1))
+    return _QUERY_PASSWORD.sub(r"\1***", _WHOLE_URL_PASSWORD.sub(r"\1***@", _as_written(url), count=1))
+
+
+def _as_written(url: str | URL) -> str:
+    return url.render_as_string(hide_password=False) if isinstance(url, URL) else str(url)
 
 
 _WHOLE_URL_PASSWORD = re.compile(r"^(\s*[A-Za-z][\w+.-]*://[^:/@\s]*:).*@", re.S)
@@ -80,7 +83,7 @@ def mask_error(text: str, url: str | URL) -> str:
     The driver reads `user:pass@word@host` as password `pass` and host `word@host`, and may
     then quote that host: what `mask_url` hides as one password is hidden piece by piece here.
     """
-    rendered = url.render_as_string(hide_password=False) if isinstance(url, URL) else str(url)
+    rendered = _as_written(url)
     text = mask_text(text)
     match = _WHOLE_URL_PASSWORD.match(rendered)
     if match:
