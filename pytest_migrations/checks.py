@@ -27,11 +27,12 @@ from sqlalchemy import event
 
 from pytest_migrations import schema as schemas
 from pytest_migrations import seeding
+from pytest_migrations.environment import record_warning
+from pytest_migrations.guard import ForeignDatabase
 from pytest_migrations.project import Project, user_code_location
 from pytest_migrations.providers import Server
 from pytest_migrations.walk import (
     DriveOutcome,
-    ForeignDatabase,
     Move,
     PrepareFailed,
     Preparer,
@@ -77,6 +78,7 @@ class EngineReport:
     upgrade_seconds: dict[str, float] = field(default_factory=dict)
     walks: int = 0
     seconds: float = 0.0
+    warnings: list[Any] = field(default_factory=list)  # raised by env.py and revisions, for pytest's summary
 
 
 @dataclass(frozen=True)
@@ -176,10 +178,6 @@ def walk_program(
             if moves["count"] % 30 == 0:
                 _clear_compiled_cache(conn)
 
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("PRAGMA synchronous = OFF")  # a throwaway file needs no fsync
-        elif conn.dialect.name == "postgresql":
-            conn.exec_driver_sql("SET synchronous_commit = off")  # commits between directions need no WAL flush
         state = seeding.SeedState(seed=options.seed, rows_per_table=options.rows_per_table) if walk.seed else None
         walk.seed_state = state
         initial = reader.snapshot(conn)
@@ -421,7 +419,7 @@ def _step_failure(project: Project, engine: str, move: Move, error: BaseExceptio
             "between an upgrade and a downgrade, as separate alembic commands would, unless env.py holds the "
             "transaction itself (e.g. `with engine.begin() as connection:`)."
         )
-    location = user_code_location(error)
+    location = user_code_location(error, project.code_roots)
     if location:
         lines.append(f"at {location}")
     lines.append(describe_error(error))
@@ -429,7 +427,7 @@ def _step_failure(project: Project, engine: str, move: Move, error: BaseExceptio
 
 
 def _env_failure(project: Project, engine: str, error: BaseException) -> str:
-    where = user_code_location(error)
+    where = user_code_location(error, project.code_roots)
     if isinstance(error, ForeignDatabase):
         what, why = f"did not connect to the throwaway {engine} database; nothing was run.", str(error)
     else:
@@ -488,6 +486,7 @@ def run_engine(
                 database.drop()
             walk.outcome = outcome
             report.walks += 1
+            record_warning(report.warnings, outcome.warnings)
             walk_metadata = walk_metadata or walk.metadata
             if not report.upgrade_seconds:
                 for move, seconds in outcome.timings:

@@ -21,7 +21,7 @@ def migrations_engine(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def migrator(request: pytest.FixtureRequest, migrations_engine: str) -> Iterator[Migrator]:
     from pytest_migrations.migrator import Migrator
-    from pytest_migrations.plugin import get_session
+    from pytest_migrations.plugin import get_session, record_warnings
     from pytest_migrations.providers import ProviderUnavailable
     from pytest_migrations.settings import engine_name
     from pytest_migrations.walk import PrepareFailed, fresh_database
@@ -36,7 +36,7 @@ def migrator(request: pytest.FixtureRequest, migrations_engine: str) -> Iterator
         problem = f"migrator[{migrations_engine}]: {exc}"
     if problem is not None:
         pytest.fail(problem, pytrace=False)
-    project = session.project
+    project = session.project_for(engine)
     migrator = Migrator(project, database)
     # For a Flask app: an app context for the whole test, its engines (and binds) on throwaway databases.
     environment = project.environment(database.url, database.server) if project.environment else nullcontext()
@@ -46,3 +46,4 @@ def migrator(request: pytest.FixtureRequest, migrations_engine: str) -> Iterator
     finally:
         migrator.close()
         database.drop()
+        record_warnings(request.node, migrator.warnings)

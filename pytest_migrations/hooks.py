@@ -27,3 +27,17 @@ def pytest_migrations_prepare_database(connection: Any, engine: str) -> None:
     test_downgrade expects to find it again after downgrading to base. `engine` is the engine id
     (`sqlite`, `postgresql`, `mysql`).
     """
+
+
+@pytest.hookspec
+def pytest_migrations_run_env(run: Any) -> None:
+    """Wrap each run of env.py: call `run()` once, inside whatever env.py needs around it.
+
+    For env.py files that must run in a worker thread, an application's event loop or
+    context the plugin cannot know, e.g.::
+
+        def pytest_migrations_run_env(run):
+            anyio.run(anyio.to_thread.run_sync, run)
+
+    Implement it once; exceptions `run()` raises must reach the caller.
+    """

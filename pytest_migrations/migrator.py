@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import sqlalchemy as sa
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.pool import NullPool
 
+from pytest_migrations.environment import run_env
 from pytest_migrations.project import Project
 from pytest_migrations.providers import Database
-from pytest_migrations.walk import (
-    alembic_url,
-    guarded_environment,
-    preserved_logging,
-    throwaway_databases,
-    url_in_environment,
-)
 
 
 class Migrator:
@@ -27,6 +22,7 @@ class Migrator:
         self.database = database
         self.engine: sa.Engine = sa.create_engine(database.url, poolclass=NullPool)
         self._connection: sa.Connection | None = None
+        self.warnings: list[warnings.WarningMessage] = []  # raised by env.py and revisions, for pytest's summary
 
     @property
     def revisions(self) -> list[str]:
@@ -55,15 +51,8 @@ class Migrator:
                 return script._upgrade_revs(revision, current)
             return script._downgrade_revs(revision, current)
 
-        with preserved_logging(), url_in_environment(self.project.url_env, url), self.engine.connect() as conn:
-            config = self.project.alembic_config()
-            config.set_main_option("sqlalchemy.url", alembic_url(url))
-            config.attributes["connection"] = conn
-            throwaway = throwaway_databases(url, self.database.server)
-            with guarded_environment(config, script, throwaway, fn=steps, destination_rev=revision):
-                script.run_env()
-            if conn.in_transaction():
-                conn.commit()
+        # The fixture holds a Flask app's engines on throwaway databases for the whole test (app=False).
+        run_env(self.project, url, self.database.server, self.warnings, app=False, fn=steps, destination_rev=revision)
 
     def upgrade(self, revision: str = "heads") -> None:
         self._run("upgrade", revision)

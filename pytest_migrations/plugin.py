@@ -45,7 +45,14 @@ def get_session(config: pytest.Config) -> MigrationsSession:
             # Asked when a database is made, not now: conftest.py files below the rootdir load later.
             return prepare if config.hook.pytest_migrations_prepare_database.get_hookimpls() else None
 
-        session = MigrationsSession(settings, supply_rows=supply, find_preparer=find_preparer)
+        def run_env(run: Callable[[], None]) -> None:
+            # Looked up at each run, like the preparer: a conftest.py below the rootdir may implement it.
+            if config.hook.pytest_migrations_run_env.get_hookimpls():
+                config.hook.pytest_migrations_run_env(run=run)
+            else:
+                run()
+
+        session = MigrationsSession(settings, supply_rows=supply, find_preparer=find_preparer, run_env=run_env)
         config.stash[SESSION] = session
         config.add_cleanup(session.close)
     return config.stash[SESSION]
@@ -124,7 +131,7 @@ class MigrationCheck(pytest.Item):
         report = None
         try:
             if self.check == checks.SINGLE_HEAD:
-                verdict = checks.single_head_verdict(session.project)
+                verdict = checks.single_head_verdict(session.project_for(self.engine))
             else:
                 report = session.report(self.engine)
                 verdict = report.verdicts[self.check]
@@ -132,6 +139,8 @@ class MigrationCheck(pytest.Item):
             self.user_properties.append((PROPERTY, item_record(self.check, self.engine, None)))
             raise CheckFailed(providers.mask_text(f"{self.check}[{self.engine}] could not run: {exc}")) from None
         self.user_properties.append((PROPERTY, item_record(self.check, self.engine, report, verdict.notes)))
+        if report is not None:
+            record_warnings(self, session.take_warnings(self.engine))
         for note in verdict.notes:
             self.add_report_section("call", "pytest-migrations notes", note)
         if verdict.problems:
@@ -146,6 +155,18 @@ class MigrationCheck(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"{self.check}[{self.engine}]"
+
+
+def record_warnings(item: pytest.Item, found: list[Any]) -> None:
+    """Warnings env.py and the revisions raised, into pytest's warnings summary under `item`.
+
+    They bypass the project's filterwarnings on purpose: an `error` filter is for the project's
+    tests, and would otherwise fail every check of a correct history over a library's deprecation.
+    """
+    for message in found:
+        item.ihook.pytest_warning_recorded.call_historic(
+            kwargs=dict(warning_message=message, when="runtest", nodeid=item.nodeid, location=None)
+        )
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

@@ -7,12 +7,14 @@ Everything a user can get wrong about their project is turned here into one
 from __future__ import annotations
 
 import importlib
+import os
+import re
 import sys
 import sysconfig
 import traceback
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,16 +40,28 @@ class Revision:
 
 @dataclass
 class Project:
-    config_path: Path
+    config_path: Path  # the file the checks are collected from: alembic.ini, or pyproject.toml without one
     script: ScriptDirectory
     revisions: tuple[Revision, ...]
     heads: tuple[str, ...]
+    # Alembic >= 1.16 reads script_location and friends from [tool.alembic] of pyproject.toml too.
+    ini_path: Path | None = None
+    toml_path: Path | None = None
     # Flask-Migrate builds its Config itself and needs an app context around env.py.
     config_factory: Callable[[], Config] | None = None
     environment: Callable[[Any, Any], AbstractContextManager[None]] | None = None
     flask_binds: list[str | None] = field(default_factory=list)
     # Environment variables env.py reads its database URL from (migrations_url_env).
     url_env: tuple[str, ...] = ()
+    # env.py builds an async engine (the async templates): it gets URLs with an async driver.
+    async_env: bool = False
+    # The pytest_migrations_run_env hook, which wraps each run of env.py (environment.run_once).
+    run_env_hook: Callable[[Callable[[], None]], None] | None = None
+
+    @property
+    def code_roots(self) -> tuple[str, ...]:
+        """Where the project's env.py and revisions live, even inside an installed package."""
+        return (self.script.dir, *self.script._version_locations)
 
     @property
     def by_id(self) -> dict[str, Revision]:
@@ -57,7 +71,14 @@ class Project:
         """A fresh Config per run: env.py may write into `attributes` and options."""
         if self.config_factory is not None:
             return self.config_factory()
-        return Config(str(self.config_path))
+        return open_config(self.ini_path, self.toml_path)
+
+    def with_version_locations(self, directories: tuple[Path, ...], rootdir: Path) -> Project:
+        """The same project with its revisions read from `directories` (a per-engine history)."""
+        script = ScriptDirectory.from_config(self.alembic_config())
+        script.version_locations = [str(directory) for directory in directories]
+        found = describe_history(self.config_path, rootdir, script=script)
+        return replace(self, script=found.script, revisions=found.revisions, heads=found.heads)
 
     def resolve(self, ref: str, origin: str) -> str:
         try:
@@ -89,46 +110,108 @@ _LIBRARY_DIRS = tuple(
 )
 
 
-def user_code_location(exc: BaseException) -> str:
-    """file:line of the deepest frame of the user's own code (not the stdlib, an installed package or this plugin)."""
+def user_code_location(exc: BaseException, roots: tuple[str, ...] = ()) -> str:
+    """file:line of the deepest frame of the user's own code (not the stdlib, an installed package or this plugin).
+
+    `roots` are the project's own directories (env.py's, the versions'), which count as the
+    user's even when the project is an installed package in site-packages.
+    """
+    own = tuple(os.path.join(os.path.realpath(root), "") for root in roots)
     frames = [
         frame
         for frame in traceback.extract_tb(exc.__traceback__)
-        if not frame.filename.startswith(("<", *_LIBRARY_DIRS)) and "site-packages" not in frame.filename
+        if (own and os.path.realpath(frame.filename).startswith(own))
+        or (not frame.filename.startswith(("<", *_LIBRARY_DIRS)) and "site-packages" not in frame.filename)
     ]
     return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else ""
 
 
+def _has_alembic_table(path: Path) -> bool:
+    """Whether `path` is a pyproject.toml with a [tool.alembic] table."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        with path.open("rb") as file:
+            return "alembic" in tomllib.load(file).get("tool", {})
+    except (OSError, ValueError):
+        return False
+
+
+def find_config_files(config_path: Path, rootdir: Path) -> tuple[Path | None, Path | None]:
+    """The (alembic.ini, pyproject.toml) pair Alembic itself would read for `config_path`.
+
+    As `alembic` does: the ini file, plus pyproject.toml's [tool.alembic] when there is one
+    (beside the ini file, or in the rootdir where the user runs `alembic`). Either may be missing.
+    """
+    if config_path.name == "pyproject.toml":
+        ini = config_path.parent / "alembic.ini"
+        return (ini if ini.exists() else None), config_path
+    candidates = (config_path.parent / "pyproject.toml", rootdir / "pyproject.toml")
+    toml = next((path for path in candidates if path.exists() and _has_alembic_table(path)), None)
+    return (config_path if config_path.exists() else None), toml
+
+
+def open_config(ini: Path | None, toml: Path | None) -> Config:
+    if toml is None:
+        return Config(str(ini) if ini else None)
+    return Config(str(ini) if ini else None, toml_file=str(toml))
+
+
+def _builds_async_engine(env_py: Path) -> bool:
+    """env.py builds an async engine, as Alembic's async templates do, and needs an async driver in its URL."""
+    try:
+        text = env_py.read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return re.search(r"\b(async_engine_from_config|create_async_engine|run_sync)\b", text) is not None
+
+
 def load_project(config_path: Path, origin: str, rootdir: Path) -> Project:
-    if not config_path.exists():
+    ini, toml = find_config_files(config_path, rootdir)
+    if ini is None and toml is None:
         raise ProjectError(
-            f"no Alembic config found: looked for {config_path} ({origin}). "
-            "Run pytest from the directory that holds alembic.ini, or set --migrations-config PATH "
+            f"no Alembic config found: looked for {config_path} ({origin}) and for a pyproject.toml with "
+            "[tool.alembic]. Run pytest from the directory that holds alembic.ini, or set --migrations-config PATH "
             "or the migrations_config ini key; for a Flask-Migrate app, set migrations_flask_app "
             "(e.g. app:create_app()) or FLASK_APP instead."
         )
-    try:
-        config = Config(str(config_path))
-        config.get_main_option("script_location")
-    except Exception as exc:  # configparser errors come in many classes
-        raise ProjectError(f"cannot read the Alembic config {config_path}: {_short_exception(exc)}") from None
-    if not config.get_main_option("script_location"):
+    if toml is not None and "toml_file" not in Config.__init__.__code__.co_varnames:
         raise ProjectError(
-            f"{config_path} has no script_location in its [alembic] section; "
-            "add e.g. `script_location = %(here)s/migrations`."
+            f"{toml} keeps the Alembic configuration in [tool.alembic], which this Alembic cannot read; "
+            "upgrade Alembic to 1.16 or later."
         )
+    try:
+        config = open_config(ini, toml)
+        location = config.get_alembic_option("script_location") if toml else config.get_main_option("script_location")
+    except Exception as exc:  # configparser and TOML errors come in many classes
+        raise ProjectError(f"cannot read the Alembic config {ini or toml}: {_short_exception(exc)}") from None
+    if not location:
+        where = f"{ini} has no script_location in its [alembic] section" + (
+            f", nor {toml} in its [tool.alembic] table" if toml else ""
+        )
+        raise ProjectError(f"{where}; add e.g. `script_location = %(here)s/migrations`.")
     # `prepend_sys_path = .` means "the project directory" to a user who runs alembic there.
-    here = str(config_path.parent)
+    here = str((ini or toml or config_path).parent)
     if here not in sys.path:
         sys.path.append(here)
-    return describe_history(config_path, rootdir, config)
+    project = describe_history(ini or toml or config_path, rootdir, config)
+    project.ini_path, project.toml_path = ini, toml
+    project.async_env = _builds_async_engine(Path(project.script.dir) / "env.py")
+    return project
 
 
-def describe_history(config_path: Path, rootdir: Path, config: Config) -> Project:
-    """Read the revision graph in upgrade order; any defect in it becomes one ProjectError."""
+def describe_history(
+    config_path: Path, rootdir: Path, config: Config | None = None, script: ScriptDirectory | None = None
+) -> Project:
+    """Read the revision graph in upgrade order (of `script`, or the one `config` names); defects become ProjectError."""
     try:
-        script = ScriptDirectory.from_config(config)
+        if script is None:
+            assert config is not None
+            script = ScriptDirectory.from_config(config)
     except CommandError as exc:
+        assert config is not None
         location = config.get_main_option("script_location") or ""
         hint = (
             f" script_location = {location} is relative to the directory pytest runs in, not to {config_path.name}; "

@@ -284,21 +284,18 @@ class UrlServer(Server):
         return self._masked(mask_url(self.admin_url))
 
     def connect_admin(self) -> None:
+        from pytest_migrations.guard import trust
+
+        if self.admin_url.get_driver_name() in _ASYNC_DRIVERS:
+            # The plugin's own connections are synchronous; an env.py that builds an async engine is
+            # handed the throwaway database with an async driver anyway (environment.async_url).
+            self.admin_url = self.admin_url.set(drivername=self.admin_url.get_backend_name())
         self.admin_url = with_driver(self.admin_url, self.engine)
-        driver = self.admin_url.drivername.partition("+")[2]
-        if driver in _ASYNC_DRIVERS:
-            installed = _installed_drivers(self.engine)
-            instead = (
-                f"{self.engine}+{installed[0]}://..." if installed else f"a {self.engine} driver that is not asyncio"
-            )
-            raise ProviderUnavailable(
-                f"cannot use {self.shown_url}: {driver} is an asyncio driver, and Alembic runs the "
-                f"migrations synchronously here; write {instead} (your env.py may still use {driver})."
-            )
         try:
             self._admin = sa.create_engine(self.admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
         except (ImportError, sa.exc.ArgumentError) as exc:  # NoSuchModuleError is an ArgumentError
             raise ProviderUnavailable(self._masked(_driver_problem(self.admin_url, self.engine, exc))) from None
+        trust(self._admin)
         try:
             with self._admin.connect() as conn:
                 conn.execute(sa.text("SELECT 1"))

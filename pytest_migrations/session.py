@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_migrations import checks
+from pytest_migrations.environment import EnvRunner
 from pytest_migrations.project import Project, ProjectError, import_object, load_project
 from pytest_migrations.providers import ProviderUnavailable, Server, open_server
 from pytest_migrations.schema import check_ignore_rule
@@ -25,8 +26,10 @@ class MigrationsSession:
     settings: Settings
     supply_rows: RowSupplier | None = None
     find_preparer: Callable[[], Preparer | None] = lambda: None  # the pytest_migrations_prepare_database hook
+    run_env: EnvRunner | None = None  # the pytest_migrations_run_env hook, around each run of env.py
     worker: str = field(default_factory=lambda: os.environ.get("PYTEST_XDIST_WORKER", "main"))
     _project: Project | None = None
+    _engine_projects: dict[str, Project] = field(default_factory=dict)
     _options: checks.CheckOptions | None = None
     _metadata: Any = None
     _servers: dict[str, Server] = field(default_factory=dict)
@@ -49,7 +52,17 @@ class MigrationsSession:
                 )
             self._project = load_project(self.settings.config_path, self.settings.config_origin, self.settings.rootdir)
         self._project.url_env = self.settings.url_env
+        self._project.run_env_hook = self.run_env
         return self._project
+
+    def project_for(self, engine: str) -> Project:
+        """The project as `engine` sees it: its own version directories if migrations_version_locations names some."""
+        directories = self.settings.version_locations.get(engine)
+        if directories is None:
+            return self.project
+        if engine not in self._engine_projects:
+            self._engine_projects[engine] = self.project.with_version_locations(directories, self.settings.rootdir)
+        return self._engine_projects[engine]
 
     @property
     def options(self) -> checks.CheckOptions:
@@ -84,6 +97,8 @@ class MigrationsSession:
     def validate(self) -> None:
         """Everything that can be checked without a database, so bad input is a usage error up front."""
         _ = self.project, self.options, self.metadata
+        for engine in self.settings.version_locations:
+            self.project_for(engine)
 
     def server(self, engine: str) -> Server:
         if engine in self._server_errors:
@@ -101,12 +116,25 @@ class MigrationsSession:
             server = self.server(engine)
             try:
                 self._reports[engine] = checks.run_engine(
-                    self.project, server, self.options, self.metadata, self.supply_rows, self.find_preparer()
+                    self.project_for(engine),
+                    server,
+                    self.options,
+                    self.metadata,
+                    self.supply_rows,
+                    self.find_preparer(),
                 )
             except ProviderUnavailable as exc:  # e.g. the account may not create databases: once is enough
                 self._server_errors[engine] = str(exc)
                 raise
         return self._reports[engine]
+
+    def take_warnings(self, engine: str) -> list[Any]:
+        """The warnings the walk of `engine` recorded, handed out once (to the first of its items that runs)."""
+        report = self._reports.get(engine)
+        if report is None:
+            return []
+        found, report.warnings = report.warnings, []
+        return found
 
     def close(self) -> None:
         for server in self._servers.values():

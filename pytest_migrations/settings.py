@@ -81,6 +81,12 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("migrations_rows_per_table", "Rows generated per table and revision.", default="")
     parser.addini("migrations_flask_app", "Flask app: module:app or module:create_app().", default="")
     parser.addini(
+        "migrations_version_locations",
+        "Per-engine version directories, one `ENGINE: DIR [DIR ...]` per line (relative to the rootdir).",
+        type="linelist",
+        default=[],
+    )
+    parser.addini(
         "migrations_url_env",
         "Environment variables env.py reads its database URL from; set to each throwaway database while env.py runs.",
         type="args",
@@ -111,6 +117,7 @@ class Settings:
     flask_app: str | None = None
     flask_app_origin: str = "migrations_flask_app"  # the flag, the ini key or FLASK_APP, for messages
     url_env: tuple[str, ...] = ()
+    version_locations: dict[str, tuple[Path, ...]] = field(default_factory=dict)  # engine -> its own versions
 
 
 def _first(*values: str | None) -> str | None:
@@ -157,6 +164,29 @@ def _rows_per_table(raw: object) -> int:
             "(with no rows the data check would prove nothing)."
         )
     return rows
+
+
+def _version_locations(lines: list[str], rootdir: Path) -> dict[str, tuple[Path, ...]]:
+    """`ENGINE: DIR [DIR ...]` per line: a history kept per dialect, each engine walking its own directories."""
+    found: dict[str, tuple[Path, ...]] = {}
+    for line in (line.strip() for line in lines):
+        if not line:
+            continue
+        name, sep, rest = line.partition(":")
+        if not sep or not rest.split():
+            raise pytest.UsageError(
+                f"pytest-migrations: migrations_version_locations lines look like `ENGINE: DIR [DIR ...]`, got {line!r}."
+            )
+        engine = engine_name(name, "migrations_version_locations")
+        directories = tuple((rootdir / part).resolve() for part in rest.split())
+        missing = [str(directory) for directory in directories if not directory.is_dir()]
+        if missing:
+            raise pytest.UsageError(
+                f"pytest-migrations: migrations_version_locations names {', '.join(missing)} for {engine}, "
+                "which is not a directory (paths are relative to the rootdir)."
+            )
+        found[engine] = directories
+    return found
 
 
 def read_settings(config: pytest.Config) -> Settings:
@@ -228,4 +258,5 @@ def read_settings(config: pytest.Config) -> Settings:
         flask_app=flask_app,
         flask_app_origin=flask_origin,
         url_env=tuple(config.getini("migrations_url_env")),
+        version_locations=_version_locations(config.getini("migrations_version_locations"), rootdir),
     )

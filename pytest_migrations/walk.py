@@ -10,26 +10,23 @@ steps. That is what keeps the whole verdict close to the cost of a plain
 
 from __future__ import annotations
 
-import logging
-import os
 import signal
 import threading
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Generator, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext, MigrationStep
-from sqlalchemy import event
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
+from pytest_migrations.environment import run_env
 from pytest_migrations.project import Project, user_code_location
-from pytest_migrations.providers import DB_PREFIX
 
 
 @dataclass(frozen=True)
@@ -49,156 +46,10 @@ class DriveOutcome:
     error: BaseException | None = None
     error_in: str = ""  # "env", "step" or "check"
     timings: list[tuple[Move, float]] = field(default_factory=list)
+    warnings: list[warnings.WarningMessage] = field(default_factory=list)  # raised by env.py and revisions
 
 
 Program = Callable[[sa.Connection, MigrationContext], Generator[Move, None, None]]
-
-
-@contextmanager
-def preserved_logging() -> Iterator[None]:
-    """env.py's fileConfig() disables every existing logger and replaces root's handlers; undo that."""
-    root = logging.getLogger()
-    saved_root = (root.level, list(root.handlers), root.disabled)
-    saved: dict[str, tuple[int, list[logging.Handler], bool, bool]] = {}
-    for name, logger in list(logging.root.manager.loggerDict.items()):
-        if isinstance(logger, logging.Logger):
-            saved[name] = (logger.level, list(logger.handlers), logger.disabled, logger.propagate)
-    try:
-        yield
-    finally:
-        root.setLevel(saved_root[0])
-        root.handlers[:] = saved_root[1]
-        root.disabled = saved_root[2]
-        for name, (level, handlers, disabled, propagate) in saved.items():
-            logger = logging.getLogger(name)
-            logger.setLevel(level)
-            logger.handlers[:] = handlers
-            logger.disabled = disabled
-            logger.propagate = propagate
-
-
-def alembic_url(url: URL) -> str:
-    # ConfigParser interpolates '%', so a password containing one must be doubled.
-    return url.render_as_string(hide_password=False).replace("%", "%%")
-
-
-class ForeignDatabase(Exception):
-    """env.py connected to a database pytest-migrations did not create; nothing was run on it."""
-
-
-def database_identity(conn: sa.Connection) -> str:
-    """Which database a connection is really on, asked of the database itself (not of a URL env.py may ignore)."""
-    dialect = conn.dialect.name
-    if dialect == "sqlite":
-        files = {row[1]: row[2] for row in conn.exec_driver_sql("PRAGMA database_list")}
-        return os.path.realpath(files["main"]) if files.get("main") else ":memory:"
-    if dialect == "postgresql":
-        return str(conn.exec_driver_sql("SELECT current_database()").scalar())
-    if dialect in ("mysql", "mariadb"):
-        return str(conn.exec_driver_sql("SELECT DATABASE()").scalar())
-    return str(conn.engine.url.database)
-
-
-def url_identity(url: URL) -> str:
-    """What `database_identity` says on a connection to `url`."""
-    if url.get_backend_name() == "sqlite":
-        return os.path.realpath(url.database) if url.database and url.database != ":memory:" else ":memory:"
-    return str(url.database)
-
-
-@contextmanager
-def guarded_environment(
-    config: Any, script: Any, throwaway: Callable[[], dict[str, URL]], **kwargs: Any
-) -> Iterator[EnvironmentContext]:
-    """The EnvironmentContext for one run of env.py, which may touch only the databases `throwaway()` names.
-
-    env.py decides where it connects; many read a URL from their own settings or an environment
-    variable and would otherwise migrate (and, for the data check, fill and empty) the user's real
-    database. Every connection env.py opens is checked before env.py can use it, and the one it
-    hands Alembic is checked again when it calls run_migrations() (it may have been opened
-    earlier). Only connections opened in this thread count: the model is built in another one.
-    (Alembic's module-level `context` proxy forwards calls to the instance's attributes, so the
-    instance's run_migrations is wrapped; a subclass would not be proxied.)
-    """
-    env = EnvironmentContext(config, script, **kwargs)
-    run = env.run_migrations
-
-    def run_migrations(**kw: Any) -> None:
-        connection = env.get_context().connection
-        if connection is not None:  # offline (--sql) mode has none and writes nowhere
-            refuse_foreign(connection, throwaway())
-        run(**kw)
-
-    env.run_migrations = run_migrations  # type: ignore[method-assign]
-    thread = threading.get_ident()
-
-    def on_connect(connection: sa.Connection) -> None:
-        if threading.get_ident() == thread:
-            try:
-                refuse_foreign(connection, throwaway())
-            except ForeignDatabase:
-                connection.close()
-                raise
-            # The question began a transaction; left open, Alembic would take it for env.py's own
-            # and never commit the migrations.
-            connection.rollback()
-
-    event.listen(sa.engine.Engine, "engine_connect", on_connect)
-    try:
-        with env:
-            yield env
-    finally:
-        event.remove(sa.engine.Engine, "engine_connect", on_connect)
-
-
-def refuse_foreign(connection: sa.Connection, throwaway: dict[str, URL]) -> None:
-    """Raise ForeignDatabase unless `connection` is on one of the `throwaway` databases (identity -> URL)."""
-    found = database_identity(connection)
-    if found in throwaway:
-        return
-    expected = next(iter(throwaway.values()), None)
-    what = (
-        f"env.py connected to the {connection.dialect.name} database {found!r}, not to the throwaway database "
-        f"pytest-migrations created for this run of env.py ({url_identity(expected) if expected else 'none'!r})"
-    )
-    if os.path.basename(found).startswith(DB_PREFIX):  # one of ours, made for an earlier run of env.py
-        raise ForeignDatabase(
-            f"{what}. It is one pytest-migrations made for an earlier run: env.py (or a module it imports) read "
-            "the URL once and kept it. Read it anew inside run_migrations_online(), e.g. from "
-            'config.get_main_option("sqlalchemy.url").'
-        )
-    raise ForeignDatabase(
-        f"{what}. pytest-migrations only migrates databases it created itself: make env.py connect to "
-        'config.get_main_option("sqlalchemy.url") or use config.attributes["connection"]; if it reads its URL '
-        "from an environment variable, name that variable in the migrations_url_env ini key."
-    )
-
-
-def throwaway_databases(url: URL, server: Any = None) -> Callable[[], dict[str, URL]]:
-    """The databases a run of env.py may migrate: `url`, and those `server` created for this run (Flask binds)."""
-
-    def collect() -> dict[str, URL]:
-        urls = [url, *(database.url for database in getattr(server, "created", ()))]
-        return {url_identity(each): each for each in urls}
-
-    return collect
-
-
-@contextmanager
-def url_in_environment(names: tuple[str, ...], url: URL) -> Iterator[None]:
-    """Point the environment variables env.py reads its URL from at the throwaway database, then restore them."""
-    saved = {name: os.environ.get(name) for name in names}
-    rendered = url.render_as_string(hide_password=False)
-    try:
-        for name in names:
-            os.environ[name] = rendered
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 Preparer = Callable[[sa.Connection, str], None]
@@ -236,7 +87,7 @@ def fresh_database(server: Any, prepare: Preparer | None) -> Any:
 def drive(project: Project, url: URL, program: Program, server: Any = None) -> DriveOutcome:
     """Run env.py once against `url`, applying the moves `program` yields.
 
-    `server` creates the extra databases a Flask-Migrate multidb app needs for its binds.
+    `server` creates the extra databases a multidb project (Alembic's template, Flask binds) needs.
     """
     outcome = DriveOutcome()
     script = project.script
@@ -266,48 +117,31 @@ def drive(project: Project, url: URL, program: Program, server: Any = None) -> D
             outcome.timings.append((move, time.perf_counter() - started))
             state["current"] = None
 
-    config = project.alembic_config()
-    config.set_main_option("sqlalchemy.url", alembic_url(url))
-    engine = sa.create_engine(url, poolclass=NullPool)
-    environment = project.environment(url, server) if project.environment else nullcontext()
-    try:
-        with (
-            noticing_interrupts() as interrupted,
-            preserved_logging(),
-            url_in_environment(project.url_env, url),
-            environment,
-            engine.connect() as connection,
-        ):
-            config.attributes["connection"] = connection
-            guarded = guarded_environment(
-                config,
-                script,
-                throwaway_databases(url, server),
+    with noticing_interrupts() as interrupted:
+        try:
+            run_env(
+                project,
+                url,
+                server,
+                outcome.warnings,
                 fn=migrations_fn,
                 as_sql=False,
                 destination_rev="heads",
             )
-            try:
-                with guarded:
-                    script.run_env()
-                outcome.completed = True
-            except BaseException as exc:
-                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                    raise
-                if interrupted():  # Ctrl-C landed in cleanup code that raised something else instead
-                    raise KeyboardInterrupt from exc
-                outcome.error = exc
-                outcome.failed_move = state["current"]
-                if not state["started"]:
-                    outcome.error_in = "env"
-                elif state["current"] is not None:
-                    outcome.error_in = "step"
-                else:
-                    outcome.error_in = "check"
-            if connection.in_transaction():
-                connection.commit()
-    finally:
-        engine.dispose()
+            outcome.completed = True
+        except BaseException as exc:
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            if interrupted():  # Ctrl-C landed in cleanup code that raised something else instead
+                raise KeyboardInterrupt from exc
+            outcome.error = exc
+            outcome.failed_move = state["current"]
+            if not state["started"]:
+                outcome.error_in = "env"
+            elif state["current"] is not None:
+                outcome.error_in = "step"
+            else:
+                outcome.error_in = "check"
     return outcome
 
 
