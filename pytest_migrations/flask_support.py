@@ -9,6 +9,7 @@ the originals back afterwards. The app's configuration is never changed.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,29 +19,44 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
-from pytest_migrations.project import Project, ProjectError, _short_exception, describe_history
+from pytest_migrations.project import Project, ProjectError, _short_exception, builds_async_engine, describe_history
 from pytest_migrations.providers import Server
 
 
-def load_app(ref: str, rootdir: Path, origin: str = "migrations_flask_app") -> Any:
-    """`module:app`, `module:create_app()`, `module:create_app('testing')` or `module`, as Flask's --app takes them."""
+@contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    """`values` in os.environ where not already set (as `flask` loads .env files), then as before."""
+    added = {key: value for key, value in values.items() if key not in os.environ}
+    os.environ.update(added)
     try:
-        from flask.cli import NoAppException, locate_app
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
+
+
+def load_app(ref: str, rootdir: Path, origin: str = "migrations_flask_app", env: dict[str, str] | None = None) -> Any:
+    """Load the app as `flask --app REF` does, from the rootdir.
+
+    REF is `module`, `module:app`, `module:create_app()`, `module:create_app('testing')`, or a file
+    path in place of the module (`app.py`, `src/app.py:create_app`). `env` holds the rootdir's .env and
+    .flaskenv values, set while the app is imported and built, as `flask` sets them.
+    """
+    try:
+        from flask.cli import NoAppException, locate_app, prepare_import
     except ImportError:
         raise ProjectError(
-            "migrations_flask_app is set but Flask is not installed: pip install pytest-migrations[flask]"
+            f"{origin} names a Flask app but Flask is not installed: pip install pytest-migrations[flask]"
         ) from None
-    module, _, attr = ref.partition(":")
-    root = str(rootdir)
-    import sys
-
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    # Lets a factory that runs migrations or create_all itself skip that under test.
+    # Flask's own split: a colon that starts a Windows drive or path is not the app's name.
+    parts = re.split(r":(?![\\/])", ref, maxsplit=1)
+    path, name = parts[0], parts[1] if len(parts) > 1 else ""
     previous = os.environ.get("PYTEST_MIGRATIONS")
-    os.environ["PYTEST_MIGRATIONS"] = "1"
+    os.environ["PYTEST_MIGRATIONS"] = "1"  # lets a factory that migrates or runs create_all skip that under test
     try:
-        return locate_app(module, attr or None)
+        with _environ(env or {}):
+            # Relative to the rootdir, as `flask` takes it relative to where it runs.
+            return locate_app(prepare_import(str(rootdir / path)), name or None)
     except NoAppException as exc:
         raise ProjectError(f"{origin} = {ref!r}: {exc}") from None
     except Exception as exc:
@@ -59,10 +75,15 @@ def _bind_keys(db: Any, app: Any) -> list[str | None]:
 
 @contextmanager
 def app_targeting(app: Any, db: Any, url: URL, server: Server | None) -> Iterator[None]:
-    """Run inside an app context with every engine of `db` pointing at a throwaway database."""
+    """Run inside an app context with every engine of `db`, and the app's database settings, on throwaway databases.
+
+    The settings matter to env.py files in Flask-Migrate's older style, which read
+    SQLALCHEMY_DATABASE_URI from the app's config instead of taking the engine.
+    """
     with app.app_context():
         engines = db._app_engines[app]
         saved = dict(engines)
+        saved_config = {key: app.config[key] for key in _URL_SETTINGS if key in app.config}
         extra = []
         replacements: dict[str | None, sa.Engine] = {}
         try:
@@ -78,19 +99,30 @@ def app_targeting(app: Any, db: Any, url: URL, server: Server | None) -> Iterato
                 replacements[key] = sa.create_engine(target, poolclass=NullPool)
             engines.clear()
             engines.update(replacements)
+            shown = {key: engine.url.render_as_string(hide_password=False) for key, engine in replacements.items()}
+            app.config["SQLALCHEMY_DATABASE_URI"] = shown.get(None, url.render_as_string(hide_password=False))
+            app.config["SQLALCHEMY_BINDS"] = {key: value for key, value in shown.items() if key is not None}
             yield
         finally:
             engines.clear()
             engines.update(saved)
+            for key in _URL_SETTINGS:
+                app.config.pop(key, None)
+            app.config.update(saved_config)
             for engine in replacements.values():
                 engine.dispose()
             for database in extra:
                 database.drop()
 
 
-def load_flask_project(ref: str, rootdir: Path, origin: str = "migrations_flask_app") -> Project:
+_URL_SETTINGS = ("SQLALCHEMY_DATABASE_URI", "SQLALCHEMY_BINDS")
+
+
+def load_flask_project(
+    ref: str, rootdir: Path, origin: str = "migrations_flask_app", env: dict[str, str] | None = None
+) -> Project:
     """`origin` names where `ref` came from (flag, ini key or FLASK_APP), for the messages."""
-    app = load_app(ref, rootdir, origin)
+    app = load_app(ref, rootdir, origin, env)
     state = getattr(app, "extensions", {}).get("migrate")
     if state is None:
         raise ProjectError(f"{origin} = {ref!r}: the app has no Flask-Migrate extension; call Migrate(app, db) in it.")
@@ -121,4 +153,5 @@ def load_flask_project(ref: str, rootdir: Path, origin: str = "migrations_flask_
     project.config_factory = make_config
     project.environment = environment
     project.flask_binds = _bind_keys(db, app)
+    project.async_env = builds_async_engine(directory / "env.py")
     return project

@@ -160,13 +160,35 @@ class MigrationCheck(pytest.Item):
 def record_warnings(item: pytest.Item, found: list[Any]) -> None:
     """Warnings env.py and the revisions raised, into pytest's warnings summary under `item`.
 
-    They bypass the project's filterwarnings on purpose: an `error` filter is for the project's
-    tests, and would otherwise fail every check of a correct history over a library's deprecation.
+    The project's filters decide what is shown (`ignore` hides a warning), but an `error` filter
+    shows it instead of failing: it is meant for the project's tests, and would otherwise fail every
+    check of a correct history over a library's deprecation notice.
     """
+    import warnings
+
     for message in found:
+        if _filter_action(warnings.filters, message) == "ignore":
+            continue
         item.ihook.pytest_warning_recorded.call_historic(
             kwargs=dict(warning_message=message, when="runtest", nodeid=item.nodeid, location=None)
         )
+
+
+def _filter_action(filters: Any, message: Any) -> str:
+    """The action the first matching entry of `filters` takes on `message`, as warnings.warn_explicit decides."""
+    import os
+
+    text = str(message.message)
+    module = os.path.splitext(os.path.basename(message.filename))[0]
+    for action, pattern, category, module_pattern, lineno in filters:
+        if (
+            (pattern is None or pattern.match(text))
+            and issubclass(message.category, category)
+            and (module_pattern is None or module_pattern.match(module))
+            and (lineno == 0 or lineno == message.lineno)
+        ):
+            return action
+    return "default"
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

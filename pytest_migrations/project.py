@@ -159,7 +159,7 @@ def open_config(ini: Path | None, toml: Path | None) -> Config:
     return Config(str(ini) if ini else None, toml_file=str(toml))
 
 
-def _builds_async_engine(env_py: Path) -> bool:
+def builds_async_engine(env_py: Path) -> bool:
     """env.py builds an async engine, as Alembic's async templates do, and needs an async driver in its URL."""
     try:
         text = env_py.read_text(encoding="utf-8")
@@ -198,7 +198,7 @@ def load_project(config_path: Path, origin: str, rootdir: Path) -> Project:
         sys.path.append(here)
     project = describe_history(ini or toml or config_path, rootdir, config)
     project.ini_path, project.toml_path = ini, toml
-    project.async_env = _builds_async_engine(Path(project.script.dir) / "env.py")
+    project.async_env = builds_async_engine(Path(project.script.dir) / "env.py")
     return project
 
 

@@ -42,7 +42,7 @@ class MigrationsSession:
             from pytest_migrations.flask_support import load_flask_project
 
             self._project = load_flask_project(
-                self.settings.flask_app, self.settings.rootdir, self.settings.flask_app_origin
+                self.settings.flask_app, self.settings.rootdir, self.settings.flask_app_origin, self.settings.flask_env
             )
         if self._project is None:
             if self.settings.config_path is None:

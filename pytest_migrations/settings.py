@@ -118,6 +118,7 @@ class Settings:
     flask_app_origin: str = "migrations_flask_app"  # the flag, the ini key or FLASK_APP, for messages
     url_env: tuple[str, ...] = ()
     version_locations: dict[str, tuple[Path, ...]] = field(default_factory=dict)  # engine -> its own versions
+    flask_env: dict[str, str] = field(default_factory=dict, repr=False)  # .env and .flaskenv of the rootdir
 
 
 def _first(*values: str | None) -> str | None:
@@ -189,10 +190,44 @@ def _version_locations(lines: list[str], rootdir: Path) -> dict[str, tuple[Path,
     return found
 
 
+def _has_alembic_table(path: Path) -> bool:
+    from pytest_migrations.project import _has_alembic_table
+
+    return path.exists() and _has_alembic_table(path)
+
+
+def dotenv_values(rootdir: Path) -> dict[str, str]:
+    """What `flask` loads from the rootdir's .env and .flaskenv (when python-dotenv is installed); .env wins."""
+    try:
+        import dotenv
+    except ImportError:
+        return {}
+    found: dict[str, str] = {}
+    for name in (".flaskenv", ".env"):
+        path = rootdir / name
+        if path.is_file():
+            found.update({key: value for key, value in dotenv.dotenv_values(path).items() if value is not None})
+    return found
+
+
+def _flask_app_as_flask_finds_it(rootdir: Path, flask_env: dict[str, str]) -> tuple[str | None, str]:
+    """With no Alembic config and no app named to the plugin: FLASK_APP (environment, .env, .flaskenv), then
+    wsgi.py or app.py in the rootdir, as `flask` looks for them."""
+    if os.environ.get("FLASK_APP"):
+        return os.environ["FLASK_APP"], "FLASK_APP"
+    if flask_env.get("FLASK_APP"):
+        return flask_env["FLASK_APP"], "FLASK_APP (from the rootdir's .flaskenv or .env)"
+    for name in ("wsgi.py", "app.py"):
+        if (rootdir / name).is_file():
+            return name, f"{name} in the rootdir (found as `flask` finds it)"
+    return None, "migrations_flask_app"
+
+
 def read_settings(config: pytest.Config) -> Settings:
     opt = config.getoption
     rootdir = Path(config.rootpath)
 
+    flask_env = dotenv_values(rootdir)
     config_value = _first(opt("--migrations-config"), config.getini("migrations_config"))
     flask_app = _first(opt("--migrations-flask-app", None), config.getini("migrations_flask_app"))
     flask_origin = "--migrations-flask-app" if opt("--migrations-flask-app", None) else "migrations_flask_app"
@@ -204,9 +239,10 @@ def read_settings(config: pytest.Config) -> Settings:
     else:
         origin = f"alembic.ini in the rootdir ({rootdir})"
         config_path = rootdir / "alembic.ini"
-        if not config_path.exists() and flask_app is None and os.environ.get("FLASK_APP"):
-            flask_app, flask_origin = os.environ["FLASK_APP"], "FLASK_APP"
-        if not config_path.exists() and flask_app:
+        alembic_here = config_path.exists() or _has_alembic_table(rootdir / "pyproject.toml")
+        if not alembic_here and flask_app is None:
+            flask_app, flask_origin = _flask_app_as_flask_finds_it(rootdir, flask_env)
+        if not alembic_here and flask_app:
             config_path = None
 
     rows = _rows_per_table(config.getini("migrations_rows_per_table"))
@@ -259,4 +295,5 @@ def read_settings(config: pytest.Config) -> Settings:
         flask_app_origin=flask_origin,
         url_env=tuple(config.getini("migrations_url_env")),
         version_locations=_version_locations(config.getini("migrations_version_locations"), rootdir),
+        flask_env=flask_env,
     )

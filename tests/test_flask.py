@@ -362,8 +362,9 @@ def test_factory_with_an_argument(flask_project, run_checks, monkeypatch, source
 
 
 def test_no_app_named_and_no_alembic_ini_is_a_usage_error(flask_project, run_checks):
-    """No ini key, no flag, no FLASK_APP and no alembic.ini: a usage error that names every way to say where."""
-    flask_project("library", factory_app())
+    """No ini key, no flag, no FLASK_APP, no app.py or wsgi.py and no alembic.ini: a usage error naming every way."""
+    root = flask_project("library", factory_app())
+    (root / "app.py").rename(root / "library.py")  # app.py or wsgi.py would be found, as `flask` finds them
     result = run_checks()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert item_outcomes(result, node_ids=True) == {}
