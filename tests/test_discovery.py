@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 
 from conftest import (
     _TEMPLATE,
+    QUIET,
     SERVER_URLS,
     expected_outcomes,
     failure_lines,
@@ -368,3 +369,96 @@ def test_readme_migrator_example_is_the_one_the_example_project_runs():
     example = (root / "examples" / "blog" / "tests" / "test_author_name_split.py").read_text()
     test = example[example.index("def test_full_name_split") :]
     assert f"```python\n{test}```" in readme
+
+
+ASYNC_ENV_FROM_VARIABLE = (
+    ENV_FROM_VARIABLE.replace(
+        'connectable = sa.create_engine(os.environ["APP_DATABASE_URL"], poolclass=pool.NullPool)',
+        'connectable = create_async_engine(os.environ["APP_DATABASE_URL"], poolclass=pool.NullPool)',
+    )
+    .replace(
+        "import sqlalchemy as sa\n",
+        "import asyncio\n\nimport sqlalchemy as sa\nfrom sqlalchemy.ext.asyncio import create_async_engine\n",
+    )
+    .replace(
+        """    with connectable.connect() as connection:
+        context.configure(
+            connection=connection, target_metadata=target_metadata
+        )
+
+        with context.begin_transaction():
+            context.run_migrations()""",
+        """    async def run():
+        async with connectable.connect() as connection:
+            await connection.run_sync(do_run_migrations)
+        await connectable.dispose()
+
+    asyncio.run(run())
+
+
+def do_run_migrations(connection):
+    context.configure(connection=connection, target_metadata=target_metadata)
+    with context.begin_transaction():
+        context.run_migrations()""",
+    )
+)
+
+
+def test_an_async_url_in_a_variable_stays_async_on_every_engine(project, run_checks, pytester, monkeypatch):
+    """DATABASE_URL names aiosqlite; on PostgreSQL and MariaDB env.py gets their async drivers instead."""
+    assert "create_async_engine(os.environ" in ASYNC_ENV_FROM_VARIABLE and "run_sync" in ASYNC_ENV_FROM_VARIABLE
+    monkeypatch.setenv("APP_DATABASE_URL", f"sqlite+aiosqlite:///{pytester.path / 'app.db'}")
+    project(ONE_TABLE, MODELS, env_py=ASYNC_ENV_FROM_VARIABLE, pytest_ini="migrations_url_env = APP_DATABASE_URL\n")
+    (pytester.path / "models.py").write_text("import sqlalchemy as sa\n\nmetadata = sa.MetaData()\n" + MODELS)
+    pytester.makepyfile(
+        test_driver="""
+        import os
+
+        def test_env_py_gets_an_async_driver(migrator, migrations_engine):
+            migrator.upgrade()
+            assert migrator.current() == ("0001",)
+        """
+    )
+    result = run_checks(".", engines="sqlite,postgresql,mysql")
+    assert item_outcomes(result) == {
+        **expected_outcomes("sqlite,postgresql,mysql"),
+        **{f"test_env_py_gets_an_async_driver[{engine}]": "passed" for engine in ("sqlite", "postgresql", "mysql")},
+    }
+    assert not (pytester.path / "app.db").exists()
+
+
+def test_a_server_url_naming_an_async_driver_is_used_with_a_sync_one(project, pytester, monkeypatch):
+    project(ONE_TABLE, MODELS)
+    url = make_url(SERVER_URLS["postgresql"]).set(drivername="postgresql+asyncpg")
+    result = pytester.runpytest(
+        "--migrations",
+        "--migrations-engines=postgresql",
+        f"--migrations-postgresql-url={url.render_as_string(hide_password=False)}",
+        *QUIET,
+    )
+    assert item_outcomes(result) == expected_outcomes("postgresql")
+
+
+def test_a_failing_revision_inside_an_installed_package_is_located(project, run_checks, pytester):
+    """A project shipped as a package (its migrations in site-packages) still gets the revision's file:line."""
+    project(
+        {
+            "0001_t": revision(
+                "0001",
+                None,
+                'op.execute("SELECT no_such_column FROM no_such_table")',
+                "pass",
+            )
+        }
+    )
+    installed = pytester.path / "venv" / "lib" / "python3.11" / "site-packages" / "myapp"
+    installed.mkdir(parents=True)
+    (pytester.path / "migrations").rename(installed / "migrations")
+    ini = pytester.path / "alembic.ini"
+    ini.write_text(
+        ini.read_text().replace("%(here)s/migrations", "%(here)s/venv/lib/python3.11/site-packages/myapp/migrations")
+    )
+    result = run_checks()
+    path = installed / "migrations" / "versions" / "0001_t.py"
+    line = path.read_text().splitlines().index('    op.execute("SELECT no_such_column FROM no_such_table")') + 1
+    assert f"at {path}:{line}" in failure_lines(result, "test_upgrade[sqlite]")
