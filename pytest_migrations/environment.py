@@ -211,7 +211,7 @@ def run_env(
             # migrations; they are shown in pytest's warnings summary (see reporting).
             found = stack.enter_context(warnings.catch_warnings(record=True))
             warnings.simplefilter("always")
-            stack.enter_context(guarded(throwaway))
+            stack.enter_context(guarded(throwaway, project.url_env))
             stack.enter_context(targeting(project, config, url, server, app))
             connection = stack.enter_context(engine.connect())
             config.attributes["connection"] = answering_connect(connection)
@@ -222,7 +222,7 @@ def run_env(
                 # The connection env.py hands Alembic may have been opened before anything else checked it.
                 handed = env.get_context().connection
                 if handed is not None:  # offline (--sql) mode has none and writes nowhere
-                    refuse_foreign(handed, throwaway())
+                    refuse_foreign(handed, throwaway(), project.url_env)
                 run_migrations(**kw)
 
             # Alembic's module-level `context` proxy forwards to the instance's attributes.

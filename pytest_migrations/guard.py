@@ -71,7 +71,7 @@ def _target_identity(dialect: Any, cargs: list[Any], cparams: dict[str, Any]) ->
     return None
 
 
-def foreign_database_message(dialect: str, found: str, throwaway: dict[str, URL]) -> str:
+def foreign_database_message(dialect: str, found: str, throwaway: dict[str, URL], url_env: tuple[str, ...] = ()) -> str:
     from pytest_migrations.providers import DB_PREFIX
 
     expected = next(iter(throwaway.values()), None)
@@ -85,18 +85,25 @@ def foreign_database_message(dialect: str, found: str, throwaway: dict[str, URL]
             "the URL once and kept it. Read it anew inside run_migrations_online(), e.g. from "
             'config.get_main_option("sqlalchemy.url").'
         )
+    fix = 'make env.py connect to config.get_main_option("sqlalchemy.url") or use config.attributes["connection"]'
+    if url_env:
+        return (
+            f"{what}. pytest-migrations only migrates databases it created itself. migrations_url_env points "
+            f"{', '.join(url_env)} at the throwaway database while env.py runs, so env.py takes its URL from "
+            "elsewhere, or from a value read earlier (e.g. settings read when the app was imported): "
+            f"{fix}, or read the variable inside run_migrations_online()."
+        )
     return (
-        f"{what}. pytest-migrations only migrates databases it created itself: make env.py connect to "
-        'config.get_main_option("sqlalchemy.url") or use config.attributes["connection"]; if it reads its URL '
+        f"{what}. pytest-migrations only migrates databases it created itself: {fix}; if it reads its URL "
         "from an environment variable, name that variable in the migrations_url_env ini key."
     )
 
 
-def refuse_foreign(connection: sa.Connection, throwaway: dict[str, URL]) -> None:
+def refuse_foreign(connection: sa.Connection, throwaway: dict[str, URL], url_env: tuple[str, ...] = ()) -> None:
     """Raise ForeignDatabase unless `connection` is on one of the `throwaway` databases (identity -> URL)."""
     found = database_identity(connection)
     if found not in throwaway:
-        raise ForeignDatabase(foreign_database_message(connection.dialect.name, found, throwaway))
+        raise ForeignDatabase(foreign_database_message(connection.dialect.name, found, throwaway, url_env))
 
 
 def tune_connection(dialect: str, dbapi_connection: Any) -> None:
@@ -117,9 +124,10 @@ def tune_connection(dialect: str, dbapi_connection: Any) -> None:
 
 
 @contextmanager
-def guarded(throwaway: Throwaway) -> Iterator[None]:
+def guarded(throwaway: Throwaway, url_env: tuple[str, ...] = ()) -> Iterator[None]:
     """While inside, no connection to a database other than those `throwaway()` names can be opened.
 
+    `url_env` (migrations_url_env) is named in the message when it was not enough.
     Listens on every engine, in every thread: env.py may run in a worker thread of the user's
     choosing (the pytest_migrations_run_env hook). The model's thread only opens throwaway
     databases, which pass.
@@ -131,7 +139,7 @@ def guarded(throwaway: Throwaway) -> Iterator[None]:
         target = _target_identity(dialect, cargs, cparams)
         allowed = throwaway()
         if target is not None and target not in allowed:
-            raise ForeignDatabase(foreign_database_message(dialect.name, target, allowed))
+            raise ForeignDatabase(foreign_database_message(dialect.name, target, allowed, url_env))
         record.info["pytest_migrations_dialect"] = dialect.name
 
     def on_connect(dbapi_connection: Any, record: Any) -> None:

@@ -462,3 +462,30 @@ def test_a_failing_revision_inside_an_installed_package_is_located(project, run_
     path = installed / "migrations" / "versions" / "0001_t.py"
     line = path.read_text().splitlines().index('    op.execute("SELECT no_such_column FROM no_such_table")') + 1
     assert f"at {path}:{line}" in failure_lines(result, "test_upgrade[sqlite]")
+
+
+def test_a_variable_read_before_the_run_is_named_and_its_database_never_opened(
+    project, run_checks, pytester, monkeypatch
+):
+    """The app's settings module read DATABASE_URL when the models were imported, before any env.py run."""
+    app_db = pytester.path / "app.db"
+    monkeypatch.setenv("APP_DATABASE_URL", f"sqlite:///{app_db}")
+    env = ENV_FROM_VARIABLE.replace('os.environ["APP_DATABASE_URL"]', "appsettings.DATABASE_URL").replace(
+        "import os\n", "import os\n\nimport appsettings\n"
+    )
+    project(
+        ONE_TABLE,
+        MODELS,
+        env_py=env,
+        pytest_ini="migrations_url_env = APP_DATABASE_URL\nmigrations_metadata = models:metadata\n",
+    )
+    (pytester.path / "appsettings.py").write_text('import os\n\nDATABASE_URL = os.environ["APP_DATABASE_URL"]\n')
+    (pytester.path / "models.py").write_text(
+        "import sqlalchemy as sa\n\nimport appsettings  # noqa: F401\n\nmetadata = sa.MetaData()\n" + MODELS
+    )
+    result = run_checks()
+    lines = failure_lines(result, "test_upgrade[sqlite]")
+    assert lines[-1].startswith(f"env.py connected to the sqlite database '{app_db}'")
+    assert "migrations_url_env points APP_DATABASE_URL at the throwaway database while env.py runs" in lines[-1]
+    assert "read the variable inside run_migrations_online()" in lines[-1]
+    assert not app_db.exists()  # refused before the driver connected: no file made
