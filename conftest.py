@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import textwrap
 from collections.abc import Callable, Collection
@@ -13,6 +14,12 @@ import pytest
 from pytest_migrations.checks import CHECKS
 
 pytest_plugins = ["pytester"]
+
+# pytester's in-process runs forget the modules they import, and asyncpg's compiled protocol module
+# crashes the interpreter (SIGSEGV) when imported a second time: imported here, before any run's
+# snapshot of sys.modules, the async drivers stay imported for the whole session.
+for _driver in ("asyncpg", "aiomysql", "aiosqlite", "sqlalchemy.ext.asyncio"):
+    importlib.import_module(_driver)
 
 SERVER_URLS = {
     "postgresql": os.environ.get("PYTEST_MIGRATIONS_POSTGRESQL_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),

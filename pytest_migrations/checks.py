@@ -487,7 +487,8 @@ def run_engine(
             walk.outcome = outcome
             report.walks += 1
             record_warning(report.warnings, outcome.warnings)
-            walk_metadata = walk_metadata or walk.metadata
+            for bind, found in walk.metadata.items():
+                walk_metadata.setdefault(bind, found)
             if not report.upgrade_seconds:
                 for move, seconds in outcome.timings:
                     if move.phase == "upgrade":
@@ -504,7 +505,8 @@ def run_engine(
                     verdicts[DATA].note(problem + "; supply rows with the pytest_migrations_rows hook")
                 for error in walk.seed_state.hook_errors.values():
                     verdicts[DATA].problem(error)
-            heads = heads or walk.heads
+            for bind, snapshot in walk.heads.items():  # per bind: a later walk may get a bind further
+                heads.setdefault(bind, snapshot)
             move = outcome.failed_move
 
             if pending_data_failure is not None and (move is None or move != pending_data_failure):

@@ -1,0 +1,581 @@
+"""Every env.py layout a user really has, run unmodified under `pytest --migrations` (issue 12).
+
+Each project is made at test time the way a user makes it, with Alembic's own commands in a
+subprocess: `alembic init -t TEMPLATE migrations`, then the only edits the Alembic tutorial asks
+for (models.py, `target_metadata` in env.py, the development URL in alembic.ini), then
+`alembic revision --autogenerate` twice with `alembic upgrade head` in between, against a
+development SQLite database (`sqlite+aiosqlite://` for the async templates) that is deleted
+afterwards, so a test can tell whether a run created it again. Each kind is generated once per
+module, all kinds in parallel, and copied into the pytester directory.
+
+The env.py styles no template produces (an Engine expected in config.attributes, the pysqlite
+transactional-DDL recipe, an env.py that must run in a worker thread) are the generic env.py
+`alembic init` wrote, with the small edit a user would have made, applied by the test.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import alembic
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from conftest import ALL_ENGINES, ENGINES, assert_checks, expected_outcomes, item_failure, item_outcomes
+from pytest_migrations.checks import CHECKS
+
+_TEMPLATES = Path(alembic.__file__).parent / "templates"
+
+# ------------------------------------------------------------------ the models, in the stages they were generated from
+
+HEADER = """\
+import datetime
+from decimal import Decimal
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+"""
+BASE = """
+
+class Base(DeclarativeBase):
+    pass
+"""
+# No index on a foreign key column: the generated downgrade would drop it before the table, which
+# MySQL refuses (error 1553). The unique constraint on (author_id, title) serves the foreign key there.
+AUTHORS_AND_BOOKS = """
+
+class Author(Base):
+    __tablename__ = "author"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    email: Mapped[str] = mapped_column(String(120), unique=True)
+    bio: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean)
+    joined_at: Mapped[datetime.datetime] = mapped_column(DateTime)
+
+
+class Book(Base):
+    __tablename__ = "book"
+    __table_args__ = (UniqueConstraint("author_id", "title", name="uq_book_author_title"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200), index=True)
+    price: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    author_id: Mapped[int] = mapped_column(ForeignKey("author.id"))
+"""
+PUBLISHED_AT = "    published_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)\n"  # on Book
+REVIEWS = """
+
+class Review(Base):
+    __tablename__ = "review"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    book_id: Mapped[int] = mapped_column(ForeignKey("book.id"))
+    rating: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str | None] = mapped_column(Text)
+"""
+STAGE_1 = HEADER + BASE + AUTHORS_AND_BOOKS
+STAGE_2 = STAGE_1 + PUBLISHED_AT + REVIEWS
+STAGES = [(STAGE_1, "authors and books"), (STAGE_2, "reviews and publication dates")]
+
+# The multidb template: engine1 holds the catalog, engine2 the accounts, each with its own MetaData.
+MULTIDB_BASES = """
+
+class CatalogBase(DeclarativeBase):
+    pass
+
+
+class AccountsBase(DeclarativeBase):
+    pass
+
+
+meta1 = CatalogBase.metadata  # engine1
+meta2 = AccountsBase.metadata  # engine2
+"""
+ACCOUNT = """
+
+class Account(AccountsBase):
+    __tablename__ = "account"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(120), unique=True)
+    display_name: Mapped[str] = mapped_column(String(80))
+    is_staff: Mapped[bool] = mapped_column(Boolean)
+    credit: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime)
+"""
+LAST_SEEN = "    last_seen: Mapped[datetime.datetime | None] = mapped_column(DateTime)\n"  # on Account
+NICKNAME = "    nickname: Mapped[str | None] = mapped_column(String(40))\n"  # on Account, never migrated
+LOGIN = """
+
+class Login(AccountsBase):
+    __tablename__ = "login"
+    __table_args__ = (UniqueConstraint("account_id", "at", name="uq_login_account_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
+    at: Mapped[datetime.datetime] = mapped_column(DateTime, index=True)
+    address: Mapped[str] = mapped_column(String(45))
+"""
+CATALOG = AUTHORS_AND_BOOKS.replace("(Base)", "(CatalogBase)")
+CATALOG_REVIEWS = REVIEWS.replace("(Base)", "(CatalogBase)")
+MULTIDB_STAGE_1 = HEADER + MULTIDB_BASES + CATALOG + ACCOUNT + LOGIN
+MULTIDB_STAGE_2 = HEADER + MULTIDB_BASES + CATALOG + ACCOUNT + LAST_SEEN + LOGIN + CATALOG_REVIEWS
+MULTIDB_STAGES = [(MULTIDB_STAGE_1, "catalog and accounts"), (MULTIDB_STAGE_2, "reviews and last seen")]
+
+# What the tutorial tells a user to write in env.py, in place of the template's line.
+TUTORIAL_METADATA = ("target_metadata = None", "from models import Base\n\ntarget_metadata = Base.metadata")
+MULTIDB_METADATA = (
+    "target_metadata = {}",
+    'import models\n\ntarget_metadata = {"engine1": models.meta1, "engine2": models.meta2}',
+)
+TEMPLATE_URL = "sqlalchemy.url = driver://user:pass@localhost/dbname\n"
+
+# ------------------------------------------------------------------ generating the projects
+
+
+def edit(text: str, old: str, new: str) -> str:
+    """`text` with `old` (which must occur exactly once) replaced: an edit that misses fails loudly."""
+    assert text.count(old) == 1, f"expected exactly one {old!r} in:\n{text}"
+    return text.replace(old, new)
+
+
+def edit_file(path: Path, old: str, new: str) -> None:
+    path.write_text(edit(path.read_text(), old, new))
+
+
+def alembic_ok(cwd: Path, *args: str) -> str:
+    """`alembic ARGS`, as a developer runs it in the project directory."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_MIGRATIONS")}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    result = subprocess.run(
+        [sys.executable, "-m", "alembic", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, f"alembic {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout + result.stderr
+
+
+def autogenerate(root: Path, stages: list[tuple[str, str]]) -> None:
+    """Write each stage of models.py and autogenerate a revision for it, the database at head before each."""
+    for number, (models, message) in enumerate(stages):
+        (root / "models.py").write_text(models)
+        if number:
+            alembic_ok(root, "upgrade", "head")  # autogenerate wants the database at head
+        alembic_ok(root, "revision", "--autogenerate", "-m", message)
+
+
+def tidy(root: Path) -> Path:
+    """Delete the development databases and bytecode the commands left behind."""
+    for made in root.glob("*.db"):
+        made.unlink()
+    for cache in list(root.rglob("__pycache__")):
+        shutil.rmtree(cache)
+    return root
+
+
+def _single(template: str, url: str) -> Callable[[Path], Path]:
+    def make(root: Path) -> Path:
+        alembic_ok(root, "init", "-t", template, "migrations")
+        edit_file(root / "migrations" / "env.py", *TUTORIAL_METADATA)
+        edit_file(root / "alembic.ini", TEMPLATE_URL, f"sqlalchemy.url = {url}\n")
+        autogenerate(root, STAGES)
+        return tidy(root)
+
+    return make
+
+
+def _multidb(root: Path) -> Path:
+    alembic_ok(root, "init", "-t", "multidb", "migrations")
+    edit_file(root / "migrations" / "env.py", *MULTIDB_METADATA)
+    ini = root / "alembic.ini"
+    edit_file(ini, "[engine1]\n" + TEMPLATE_URL, "[engine1]\nsqlalchemy.url = sqlite:///catalog.db\n")
+    edit_file(
+        ini,
+        "[engine2]\nsqlalchemy.url = driver://user:pass@localhost/dbname2\n",
+        "[engine2]\nsqlalchemy.url = sqlite:///accounts.db\n",
+    )
+    autogenerate(root, MULTIDB_STAGES)
+    return tidy(root)
+
+
+VERSION_LOCATIONS = "# version_locations = %(here)s/bar:%(here)s/bat:%(here)s/alembic/versions\n"
+
+
+def _per_dialect(root: Path) -> Path:
+    """One history per dialect: migrations/versions/sqlite (2 revisions), migrations/versions/postgresql (3).
+
+    alembic.ini is left pointing at the SQLite history, the developer's everyday one; the PostgreSQL
+    history was generated by pointing it at the other directory for a while.
+    """
+    alembic_ok(root, "init", "-t", "generic", "migrations")
+    edit_file(root / "migrations" / "env.py", *TUTORIAL_METADATA)
+    ini = root / "alembic.ini"
+    edit_file(ini, TEMPLATE_URL, "sqlalchemy.url = sqlite:///dev.db\n")
+    template_ini = ini.read_text()
+    postgresql_stages = [
+        STAGES[0],
+        (STAGE_1 + PUBLISHED_AT, "publication dates"),
+        (STAGE_2, "reviews"),
+    ]
+    for dialect, stages in (("postgresql", postgresql_stages), ("sqlite", STAGES)):
+        (root / "migrations" / "versions" / dialect).mkdir()
+        ini.write_text(
+            edit(template_ini, VERSION_LOCATIONS, f"version_locations = %(here)s/migrations/versions/{dialect}\n")
+        )
+        autogenerate(root, stages)
+        tidy(root)
+    return root
+
+
+GENERATORS: dict[str, Callable[[Path], Path]] = {
+    "generic": _single("generic", "sqlite:///dev.db"),
+    "async": _single("async", "sqlite+aiosqlite:///dev.db"),
+    "pyproject": _single("pyproject", "sqlite:///dev.db"),
+    "pyproject_async": _single("pyproject_async", "sqlite+aiosqlite:///dev.db"),
+    "multidb": _multidb,
+    "per_dialect": _per_dialect,
+}
+TEMPLATE_KINDS = ["generic", "async", "pyproject", "pyproject_async"]
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Path]]:
+    """The generated project of a kind; all kinds are generated at once, in parallel, on first use."""
+    with ThreadPoolExecutor(max_workers=len(GENERATORS)) as pool:
+        futures: dict[str, Future[Path]] = {}
+
+        def get(kind: str) -> Path:
+            if not futures:
+                for name, make in GENERATORS.items():
+                    futures[name] = pool.submit(make, tmp_path_factory.mktemp(name))
+            return futures[kind].result()
+
+        yield get
+
+
+@pytest.fixture
+def alembic_project(pytester: pytest.Pytester, generated: Callable[[str], Path]) -> Callable[..., Path]:
+    """Copy a generated project into the pytester directory, with this test's pytest.ini.
+
+    pytest.ini is a file of its own, so the rootdir is the project directory and a pyproject.toml
+    stays Alembic's alone.
+    """
+
+    def make(kind: str, ini: str = "") -> Path:
+        for child in generated(kind).iterdir():
+            if child.is_dir():
+                shutil.copytree(child, pytester.path / child.name)
+            else:
+                shutil.copy2(child, pytester.path / child.name)
+        (pytester.path / "pytest.ini").write_text("[pytest]\n" + textwrap.dedent(ini))
+        return pytester.path
+
+    return make
+
+
+# ------------------------------------------------------------------ reading a project and a run
+
+
+def history(versions: Path) -> list[Path]:
+    """The revision files of `versions` in upgrade order (one linear history)."""
+    parents: dict[str | None, Path] = {}
+    for path in versions.glob("*.py"):
+        text = path.read_text()
+        down = re.search(r"^down_revision: .* = (None|'(\w+)')$", text, re.M)
+        assert down, path
+        parents[down.group(2)] = path
+    ordered, parent = [], None
+    while parent in parents:
+        ordered.append(parents[parent])
+        parent = re.search(r"^revision: str = '(\w+)'$", ordered[-1].read_text(), re.M).group(1)
+    assert len(ordered) == len(parents), f"not one linear history: {sorted(parents, key=str)}"
+    return ordered
+
+
+def dev_databases(root: Path) -> list[str]:
+    """Database files in the project directory: the development ones were deleted after generation."""
+    return sorted(p.name for p in root.glob("*.db"))
+
+
+def walked(result: pytest.RunResult, revisions: int, engines: str = ALL_ENGINES) -> None:
+    """The summary says each engine walked `revisions` revisions once (engines in the summary's order)."""
+    result.stdout.fnmatch_lines(
+        ["*pytest-migrations summary*"]
+        + [f"{engine}: {revisions} revisions walked in *s (1 walk)" for engine in sorted(engines.split(","))]
+    )
+
+
+@pytest.fixture
+def statements() -> Iterator[list[tuple[sa.URL, str]]]:
+    """(database URL, SQL) of every statement any engine in this process runs during the test."""
+    seen: list[tuple[sa.URL, str]] = []
+
+    def record(conn: sa.Connection, _cursor, statement: str, *_args) -> None:
+        seen.append((conn.engine.url, statement))
+
+    event.listen(sa.Engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(sa.Engine, "before_cursor_execute", record)
+
+
+def databases_creating(seen: list[tuple[sa.URL, str]], table: str, engine: str) -> set[str]:
+    """The `engine` databases a CREATE TABLE for `table` ran in."""
+    pattern = re.compile(rf"\s*CREATE TABLE [`\"]?{table}\b", re.I)
+    return {
+        str(url.database) for url, statement in seen if url.get_backend_name() == engine and pattern.match(statement)
+    }
+
+
+# ------------------------------------------------------------------ the projects are Alembic's own
+
+
+def test_generated_projects_are_alembics_own(generated):
+    """What the other tests run is env.py as `alembic init` wrote it but for target_metadata; no dev database is left."""
+    for kind in [*TEMPLATE_KINDS, "multidb", "per_dialect"]:
+        root = generated(kind)
+        template = "generic" if kind == "per_dialect" else kind
+        change = MULTIDB_METADATA if kind == "multidb" else TUTORIAL_METADATA
+        assert (root / "migrations" / "env.py").read_text() == edit(
+            (_TEMPLATES / template / "env.py").read_text(), *change
+        )
+        assert dev_databases(root) == []
+        assert ("pyproject.toml" in os.listdir(root)) == kind.startswith("pyproject")
+        if kind == "per_dialect":
+            assert len(history(root / "migrations" / "versions" / "sqlite")) == 2
+            assert len(history(root / "migrations" / "versions" / "postgresql")) == 3
+            assert not list((root / "migrations" / "versions").glob("*.py"))
+        else:
+            assert len(history(root / "migrations" / "versions")) == 2
+
+
+# ------------------------------------------------------------------ 1. the single-database templates
+
+
+@pytest.mark.parametrize("kind", TEMPLATE_KINDS)
+def test_template_passes_on_every_engine(alembic_project, run_checks, kind):
+    """`alembic init -t KIND`: all seven checks pass on SQLite, PostgreSQL and MySQL, env.py untouched."""
+    root = alembic_project(kind)
+    result = run_checks(engines=ALL_ENGINES)
+    assert_checks(result, *ENGINES)
+    assert result.ret == 0
+    walked(result, 2)
+    assert dev_databases(root) == []
+    if kind.startswith("pyproject"):
+        assert "[tool.alembic]" in (root / "pyproject.toml").read_text()  # still Alembic's file alone
+        assert "[tool.pytest" not in (root / "pyproject.toml").read_text()
+
+
+def test_pyproject_named_with_migrations_config(alembic_project, run_checks):
+    """`--migrations-config pyproject.toml`: the file holding [tool.alembic] names the project."""
+    root = alembic_project("pyproject")
+    result = run_checks("--migrations-config", "pyproject.toml")
+    assert_checks(result, "sqlite")
+    assert result.ret == 0
+    walked(result, 2, "sqlite")
+    assert dev_databases(root) == []
+
+
+# ------------------------------------------------------------------ 2. the multidb template
+
+
+def test_multidb_passes_on_every_engine(alembic_project, run_checks, statements):
+    """`databases = engine1, engine2`: each database is walked in its own throwaway database, on every engine."""
+    root = alembic_project("multidb")
+    result = run_checks(engines=ALL_ENGINES)
+    assert_checks(result, *ENGINES)
+    assert result.ret == 0
+    walked(result, 2)
+    assert dev_databases(root) == []
+    for engine in ENGINES:
+        catalog = databases_creating(statements, "author", engine)
+        accounts = databases_creating(statements, "account", engine)
+        assert catalog, engine  # the walk's and the model's databases
+        assert accounts, engine
+        assert not catalog & accounts, (engine, catalog & accounts)
+
+
+def test_multidb_model_change_in_engine2_names_it(alembic_project, run_checks):
+    """A column added to an engine2 model with no migration: the model check fails and names engine2."""
+    root = alembic_project("multidb")
+    edit_file(root / "models.py", LAST_SEEN, LAST_SEEN + NICKNAME)
+    result = run_checks()
+    assert item_outcomes(result) == expected_outcomes(test_model_matches_migrations="failed")
+    message = item_failure(result, "test_model_matches_migrations[sqlite]")
+    assert "[bind engine2]" in message
+    assert "account.nickname: absent at head, present in the model" in message
+    assert "engine1" not in message
+
+
+def test_multidb_downgrade_in_engine2_forgets_a_drop(alembic_project, run_checks):
+    """engine2's downgrade of the second revision leaves account.last_seen behind: the failures name engine2.
+
+    The first revision's downgrade drops the whole table, so base is clean (test_downgrade and
+    test_roundtrip pass); the stepwise check sees the column left behind and the upgrade run again
+    fail on it; the data check cannot get past that revision; the model check compares each database's
+    head, which a later walk reaches by stepping over the broken revision.
+    """
+    root = alembic_project("multidb")
+    second = history(root / "migrations" / "versions")[1]
+    edit_file(second, "    op.drop_column('account', 'last_seen')\n", "    pass\n")
+    result = run_checks()
+    assert item_outcomes(result) == expected_outcomes(test_stepwise_roundtrip="failed", test_data_preserved="failed")
+    stepwise = item_failure(result, "test_stepwise_roundtrip[sqlite]")
+    assert f"downgrade of {second.name.split('_')[0]} " in stepwise
+    assert "[bind engine2] does not restore the schema it started from" in stepwise
+    assert "account.last_seen: present after downgrade of" in stepwise
+    for check in ("test_stepwise_roundtrip", "test_data_preserved"):
+        assert "engine1" not in item_failure(result, f"{check}[sqlite]"), check
+
+
+# ------------------------------------------------------------------ 3. env.py styles users write themselves
+
+ENGINE_FROM_CONFIG = """\
+    connectable = engine_from_config(
+        config.get_section(config.config_ini_section, {}),
+        prefix="sqlalchemy.",
+        poolclass=pool.NullPool,
+    )
+"""
+CONNECT = "    with connectable.connect() as connection:\n"
+
+
+def generic_env_py(root: Path, old: str, new: str, imports: str = "") -> None:
+    """Apply one edit (and any imports) to the env.py `alembic init -t generic` wrote."""
+    env = root / "migrations" / "env.py"
+    text = edit(env.read_text(), old, new)
+    env.write_text(edit(text, "from alembic import context\n", imports + "from alembic import context\n"))
+
+
+def test_env_py_expecting_an_engine_in_attributes(alembic_project, run_checks):
+    """The older cookbook recipe: config.attributes["connection"] is taken for an Engine and `.connect()`ed."""
+    root = alembic_project("generic")
+    generic_env_py(
+        root,
+        ENGINE_FROM_CONFIG,
+        '    connectable = config.attributes.get("connection", None)\n'
+        "    if connectable is None:\n" + textwrap.indent(ENGINE_FROM_CONFIG, "    "),
+    )
+    result = run_checks(engines=ALL_ENGINES)
+    assert_checks(result, *ENGINES)
+    assert result.ret == 0
+    walked(result, 2)
+
+
+PYSQLITE_TRANSACTIONAL_DDL = """\
+    @event.listens_for(connectable, "connect")
+    def do_connect(dbapi_connection, connection_record):
+        # disable pysqlite's emitting of the BEGIN statement entirely.
+        # also stops it from emitting COMMIT before any DDL.
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(connectable, "begin")
+    def do_begin(conn):
+        # emit our own BEGIN
+        conn.exec_driver_sql("BEGIN")
+
+    with connectable.begin() as connection:
+"""
+
+
+def test_env_py_with_its_own_transaction_pysqlite_recipe(alembic_project, run_checks):
+    """SQLAlchemy's pysqlite transactional-DDL recipe: env.py begins the transaction before run_migrations."""
+    root = alembic_project("generic")
+    generic_env_py(root, CONNECT, PYSQLITE_TRANSACTIONAL_DDL, imports="from sqlalchemy import event\n")
+    result = run_checks()
+    assert_checks(result, "sqlite")
+    assert result.ret == 0
+    walked(result, 2, "sqlite")
+
+
+NEEDS_A_WORKER_THREAD = """\
+    if threading.current_thread() is threading.main_thread():
+        raise RuntimeError("env.py must run in a worker thread: the main thread runs the app's event loop")
+"""
+# The hook as the plugin's documentation writes it: AnyIO runs env.py in a worker thread.
+RUN_ENV_IN_A_THREAD = """
+import anyio
+import anyio.to_thread
+
+
+def pytest_migrations_run_env(run):
+    anyio.run(anyio.to_thread.run_sync, run)
+"""
+
+
+def test_env_py_that_must_run_in_a_worker_thread(alembic_project, run_checks, pytester):
+    """Without the hook every check that runs env.py fails with env.py's error; with it, all pass."""
+    root = alembic_project("generic")
+    generic_env_py(root, ENGINE_FROM_CONFIG, NEEDS_A_WORKER_THREAD + ENGINE_FROM_CONFIG, imports="import threading\n")
+    result = run_checks()
+    assert item_outcomes(result) == expected_outcomes(**{check: "failed" for check in CHECKS[1:]})
+    assert "env.py must run in a worker thread" in item_failure(result, "test_upgrade[sqlite]")
+
+    pytester.makeconftest(RUN_ENV_IN_A_THREAD)
+    result = run_checks()
+    assert_checks(result, "sqlite")
+    assert result.ret == 0
+    walked(result, 2, "sqlite")
+
+
+PER_DIALECT_INI = """\
+migrations_version_locations =
+    sqlite: migrations/versions/sqlite
+    postgresql: migrations/versions/postgresql
+"""
+
+
+def test_per_dialect_histories(alembic_project, run_checks):
+    """migrations_version_locations: each engine walks its own directory of revisions (2 on SQLite, 3 on PostgreSQL)."""
+    alembic_project("per_dialect", ini=PER_DIALECT_INI)
+    result = run_checks(engines="sqlite,postgresql")
+    assert_checks(result, "sqlite", "postgresql")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(
+        [
+            "*pytest-migrations summary*",
+            "postgresql: 3 revisions walked in *s (1 walk)",
+            "sqlite: 2 revisions walked in *s (1 walk)",
+        ]
+    )
+
+
+def test_per_dialect_histories_with_an_unknown_engine_is_a_usage_error(alembic_project, run_checks):
+    alembic_project("per_dialect", ini=PER_DIALECT_INI + "    oracle: migrations/versions/oracle\n")
+    result = run_checks(engines="sqlite,postgresql")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert item_outcomes(result) == {}
+    errors = result.stderr.str()
+    assert "migrations_version_locations" in errors
+    assert "'oracle'" in errors
+
+
+def test_warning_from_a_revision_under_filterwarnings_error(alembic_project, run_checks):
+    """`filterwarnings = error` and a revision that warns: the checks pass and the warning is reported."""
+    root = alembic_project("generic", ini="filterwarnings = error\n")
+    second = history(root / "migrations" / "versions")[1]
+    edit_file(second, "from alembic import op\n", "import warnings\n\nfrom alembic import op\n")
+    edit_file(
+        second,
+        '    """Upgrade schema."""\n',
+        '    """Upgrade schema."""\n    warnings.warn("old API", DeprecationWarning)\n',
+    )
+    # The in-process run imports pytest_migrations before pytest can mark it for assertion rewriting,
+    # a warning a user's own process never gives; under `error` it would stop the run before it starts.
+    result = run_checks("-W", "ignore::pytest.PytestAssertRewriteWarning")
+    assert_checks(result, "sqlite")
+    assert result.ret == 0
+    output = result.stdout.str()
+    assert "warnings summary" in output
+    assert "old API" in output[output.index("warnings summary") :]
