@@ -36,6 +36,8 @@ from pytest_migrations.walk import (
     Move,
     PrepareFailed,
     Preparer,
+    StepResult,
+    WalkRestart,
     describe_error,
     drive,
     fresh_database,
@@ -50,8 +52,13 @@ MODEL = "test_model_matches_migrations"
 DATA = "test_data_preserved"
 CHECKS = (SINGLE_HEAD, UPGRADE, DOWNGRADE, ROUNDTRIP, STEPWISE, MODEL, DATA)
 WALK_CHECKS = CHECKS[1:]
-PHASE_OWNER = {"upgrade": UPGRADE, "stepwise": STEPWISE, "downgrade": DOWNGRADE, "roundtrip": ROUNDTRIP}
-MAX_WALKS = 12
+PHASE_OWNER = {
+    "upgrade": UPGRADE,
+    "replay": UPGRADE,
+    "stepwise": STEPWISE,
+    "downgrade": DOWNGRADE,
+    "roundtrip": ROUNDTRIP,
+}
 
 
 @dataclass
@@ -100,6 +107,9 @@ class Walk:
     skip_cycle: frozenset[str]
     verdicts: dict[str, Verdict]
     outcome: DriveOutcome | None = None
+    replay_through: str | None = None  # rebuild the state up to this revision with plain upgrades first
+    failed_downgrades: set[str] = field(default_factory=set)  # in the stepwise cycle: the tail points there
+    failed_reupgrades: set[str] = field(default_factory=set)
     heads: dict[str | None, schemas.Snapshot] = field(default_factory=dict)  # per bind
     metadata: dict[str | None, Any] = field(default_factory=dict)  # per bind, as env.py passed it
     seed_state: seeding.SeedState | None = None
@@ -142,6 +152,7 @@ def walk_program(
     reader: schemas.SchemaReader,
     supply: seeding.RowSupplier | None,
     on_metadata: Callable[[str | None, Any], None] = lambda bind, metadata: None,
+    engine: str = "",
 ):
     """`on_metadata(bind, target_metadata)` is called as soon as env.py has configured each bind."""
     order = [rev.id for rev in project.revisions]
@@ -153,7 +164,7 @@ def walk_program(
     ) -> list[str]:
         return [d.text for d in schemas.diff(before, after, before_label, after_label) if not schemas.ignored(d, rules)]
 
-    def program(conn: sa.Connection, context: MigrationContext) -> Generator[Move, None, None]:
+    def program(conn: sa.Connection, context: MigrationContext) -> Generator[Move, StepResult | None, None]:
         schema = context.version_table_schema
         reader.version_table = f"{schema}.{context.version_table}" if schema else context.version_table
         bind = bind_of(context)
@@ -169,14 +180,21 @@ def walk_program(
             if capture["on"]:
                 statements.append(statement)
 
-        def apply(move: Move) -> Generator[Move, None, None]:
+        def apply(move: Move) -> Generator[Move, StepResult | None, StepResult]:
             statements.clear()
             capture["on"] = True
-            yield move
+            result = yield move
             capture["on"] = False
             moves["count"] += 1
             if moves["count"] % 30 == 0:
                 _clear_compiled_cache(conn)
+            return result or StepResult()
+
+        def unchanged_since(expected: schemas.Snapshot, ran: list[str]) -> bool:
+            """After a failed move that could not be rolled back: did it change the schema before it failed?"""
+            return not seeding.changes_schema(ran) or not differences(
+                expected, reader.snapshot(conn, expected, ran), "", ""
+            )
 
         state = seeding.SeedState(seed=options.seed, rows_per_table=options.rows_per_table) if walk.seed else None
         walk.seed_state = state
@@ -196,8 +214,21 @@ def walk_program(
                     state.forget(name)
             return fresh
 
+        def emptier(snapshot: schemas.Snapshot) -> Callable[[sa.Connection], None] | None:
+            if state is None:
+                return None
+            return lambda connection: seeding.delete_all_rows(connection, snapshot.tables)
+
+        replaying = walk.replay_through is not None
         for rev in order:
             parent = _parents_label(project, rev)
+            if replaying:  # rebuilding the state a failed move could not undo: plain upgrades, no checks
+                yield from apply(Move("upgrade", rev, "replay", bind))
+                replaying = rev != walk.replay_through
+                if rev in options.irreversible or not replaying:
+                    current = reader.snapshot(conn)
+                    at_revision[rev] = current
+                continue
             before = current
             before_rows: dict[str, seeding.TableRows] = {}
             if state is not None:
@@ -207,13 +238,14 @@ def walk_program(
             yield from apply(Move("upgrade", rev, "upgrade", bind))
             up_statements = list(statements)
             after = reader.snapshot(conn, before, up_statements) if seeding.changes_schema(up_statements) else before
-            if rev in options.irreversible:  # the tail stops there and compares with this state
-                at_revision[rev] = after
             touched: set[str] = set()
+            upgrade_losses: list[tuple[str, str]] = []
+            after_known: dict[str, seeding.TableRows | None] = {}
             if state is not None:
                 every = before.tables.keys() | after.tables.keys()
                 touched = seeding.tables_affected(up_statements, every, before, seeding.enforces_foreign_keys(conn))
                 fresh = refresh(touched, after)
+                after_known = dict(fresh)
                 label = f"upgrade {parent} -> {rev}{on}"
                 upgrade_losses = seeding.losses_after_upgrade(
                     {t: before_rows[t] for t in touched if t in before_rows}, fresh, label
@@ -224,11 +256,21 @@ def walk_program(
                     verdicts[STEPWISE].note(f"{rev}: declared irreversible, its downgrade was not attempted")
                 if state is not None:
                     _data_findings(verdicts[DATA], [text for _t, text in upgrade_losses], rev, options, project)
-                current = after
+                current = at_revision[rev] = after  # the tail compares with it if it stops here
                 continue
 
-            yield from apply(Move("downgrade", rev, "stepwise", bind))
+            down = yield from apply(Move("downgrade", rev, "stepwise", bind, tolerant=True, emptier=emptier(after)))
             down_statements = list(statements)
+            if down.error is not None:
+                walk.failed_downgrades.add(rev)
+                _move_failed(verdicts, project, engine, Move("downgrade", rev, "stepwise", bind), down)
+                if not down.restored and not unchanged_since(after, down_statements):
+                    raise WalkRestart(rev)  # it changed the schema before failing, and MySQL cannot undo that
+                if state is not None:
+                    _data_findings(verdicts[DATA], [text for _t, text in upgrade_losses], rev, options, project)
+                yield from apply(Move("upgrade", rev, "stepwise", bind, record_only=True))
+                current = at_revision[rev] = after  # the tail compares with it if it stops here
+                continue
             back = reader.snapshot(conn, after, down_statements) if seeding.changes_schema(down_statements) else after
             lines = differences(before, back, "before", f"after downgrade of {rev}")
             if lines:
@@ -245,7 +287,24 @@ def walk_program(
                 )
                 _data_findings(verdicts[DATA], _attribute(upgrade_losses, downgrade_losses), rev, options, project)
 
-            yield from apply(Move("upgrade", rev, "stepwise", bind))
+            again_result = yield from apply(
+                Move("upgrade", rev, "stepwise", bind, tolerant=True, emptier=emptier(back))
+            )
+            if again_result.error is not None:
+                walk.failed_reupgrades.add(rev)
+                _move_failed(
+                    verdicts, project, engine, Move("upgrade", rev, "stepwise", bind), again_result, left_behind=lines
+                )
+                if not again_result.restored:
+                    raise WalkRestart(rev)
+                if state is not None:  # the cycle was rolled back: the rows are those after the first upgrade
+                    for name, rows in after_known.items():
+                        if rows is None:
+                            state.forget(name)
+                        else:
+                            state.known[name] = rows
+                current = at_revision[rev] = after  # the tail compares with it if it stops here
+                continue
             if statements == up_statements and back == before:
                 again = after  # the same DDL on the same schema builds the same schema
             elif seeding.changes_schema(statements):
@@ -262,20 +321,60 @@ def walk_program(
                 # The downgrade's refresh left every touched table current; only the re-upgrade's own tables moved.
                 every = again.tables.keys() | back.tables.keys()
                 refresh(seeding.tables_affected(statements, every, back, seeding.enforces_foreign_keys(conn)), again)
-            current = again
+            current = at_revision[rev] = again
 
         walk.heads[bind] = current
         if state is not None:
             seeding.delete_all_rows(conn, current.tables)
+        yield from tail(conn, current, initial, at_revision, bind, apply, unchanged_since, statements)
 
+    def tail(
+        conn: sa.Connection,
+        head: schemas.Snapshot,
+        initial: schemas.Snapshot,
+        at_revision: dict[str, schemas.Snapshot],
+        bind: str | None,
+        apply: Callable[[Move], Generator[Move, StepResult | None, StepResult]],
+        unchanged_since: Callable[[schemas.Snapshot, list[str]], bool],
+        statements: list[str],
+    ) -> Generator[Move, StepResult | None, None]:
+        """head -> base -> head, for test_downgrade and test_roundtrip.
+
+        Down stops at a revision declared irreversible or at a downgrade that fails (which is
+        undone), and test_downgrade compares with the state the walk had at that revision; up
+        again from there, and test_roundtrip compares with the first head.
+        """
+        on = "" if bind is None else f" [bind {bind or 'default'}]"
         downgraded: list[str] = []
         stopped_at: str | None = None
         for rev in reversed(order):
             if rev in options.irreversible:
                 stopped_at = rev
+                note = f"stopped at {rev}: declared irreversible in migrations_irreversible"
+                verdicts[DOWNGRADE].note(note)
+                verdicts[ROUNDTRIP].note(note)
                 break
-            yield from apply(Move("downgrade", rev, "downgrade", bind))
-            downgraded.append(rev)
+            move = Move("downgrade", rev, "downgrade", bind, tolerant=True)
+            result = yield from apply(move)
+            if result.error is None:
+                downgraded.append(rev)
+                continue
+            if rev in walk.failed_downgrades:  # one cause, one message: the stepwise cycle met it first
+                verdicts[DOWNGRADE].problem(
+                    f"the downgrade of {rev}{on} fails (see {STEPWISE}[{engine}]); head -> base stops there."
+                )
+            else:
+                _move_failed(verdicts, project, engine, move, result)
+            if not result.restored and not unchanged_since(at_revision[rev], list(statements)):
+                verdicts[ROUNDTRIP].problem(
+                    f"not checked: the downgrade of {rev}{on} changed the database before it failed, which "
+                    f"{engine} cannot undo (see {DOWNGRADE}[{engine}])."
+                )
+                return
+            verdicts[ROUNDTRIP].note(f"from {rev} up: its downgrade fails (see {DOWNGRADE}[{engine}])")
+            yield from apply(Move("upgrade", rev, "downgrade", bind, record_only=True))
+            stopped_at = rev
+            break
         bottom = reader.snapshot(conn)
         if stopped_at is None:
             lines = differences(initial, bottom, "before the first upgrade", "after downgrading to base")
@@ -284,9 +383,6 @@ def walk_program(
                     f"downgrading from head to base{on} leaves the database changed:\n  " + "\n  ".join(lines)
                 )
         else:
-            note = f"stopped at {stopped_at}: declared irreversible in migrations_irreversible"
-            verdicts[DOWNGRADE].note(note)
-            verdicts[ROUNDTRIP].note(note)
             lines = differences(
                 at_revision[stopped_at],
                 bottom,
@@ -299,9 +395,20 @@ def walk_program(
                     + "\n  ".join(lines)
                 )
         for rev in reversed(downgraded):
-            yield from apply(Move("upgrade", rev, "roundtrip", bind))
+            move = Move("upgrade", rev, "roundtrip", bind, tolerant=True)
+            result = yield from apply(move)
+            if result.error is None:
+                continue
+            if rev in walk.failed_reupgrades:  # one cause, one message
+                verdicts[ROUNDTRIP].problem(
+                    f"the upgrade to {rev}{on} fails again after its downgrade (see {STEPWISE}[{engine}]); "
+                    "base -> head stops there."
+                )
+            else:
+                _move_failed(verdicts, project, engine, move, result)
+            return
         final = reader.snapshot(conn)
-        lines = differences(walk.heads[bind], final, "the first time", "at head the second time")
+        lines = differences(head, final, "the first time", "at head the second time")
         if lines:
             verdicts[ROUNDTRIP].problem(
                 f"base -> head -> base -> head{on} does not arrive at the same schema:\n  " + "\n  ".join(lines)
@@ -364,22 +471,47 @@ def bind_of(context: MigrationContext) -> str | None:
     return token[: -len("_upgrades")] if token.endswith("_upgrades") else token
 
 
+_EXPLICIT_DROP = re.compile(r" dropped (table|column) ")
+
+
 def _data_findings(verdict: Verdict, losses: list[str], rev: str, options: CheckOptions, project: Project) -> None:
+    """Losses of one revision: notes where declared intended, else one problem that says how to declare them.
+
+    A revision declared irreversible that drops a table or a column holding data means to: that is
+    a note. Rows gone from tables that survive, and changed values, are failures even there.
+    """
     if not losses:
         return
     if rev in options.allow_data_loss:
         for loss in losses:
             verdict.note(f"{loss} (allowed by migrations_allow_data_loss)")
         return
-    path = project.by_id[rev].path
+    rest = []
     for loss in losses:
-        verdict.problem(f"{loss}  [{path}]")
+        if rev in options.irreversible and _EXPLICIT_DROP.search(loss):
+            verdict.note(f"{loss} (intended: {rev} is declared in migrations_irreversible)")
+        else:
+            rest.append(loss)
+    if rest:
+        path = project.by_id[rev].path
+        verdict.problem(
+            "\n".join(f"{loss}  [{path}]" for loss in rest)
+            + f"\nIf this loss is intended, declare it in the pytest ini: migrations_allow_data_loss = {rev}"
+        )
 
 
 # ------------------------------------------------------------ one engine
 
 
-def _step_failure(project: Project, engine: str, move: Move, error: BaseException, with_rows: bool) -> str:
+def _step_failure(
+    project: Project,
+    engine: str,
+    move: Move,
+    error: BaseException,
+    with_rows: bool,
+    left_behind: list[str] | tuple[str, ...] = (),
+) -> str:
+    """One failed move, as a paragraph: what failed, what is known of why, what to do, the SQL, the database's error."""
     rev = project.by_id[move.revision]
     if move.phase == "stepwise" and move.direction == "upgrade":
         what = f"upgrade to {rev.describe()}, run again after its downgrade,"
@@ -389,30 +521,29 @@ def _step_failure(project: Project, engine: str, move: Move, error: BaseExceptio
         what = f"downgrade of {rev.describe()}"
     on = "" if move.bind is None else f" [bind {move.bind or 'default'}]"
     lines = [f"{what}{on} failed on {engine}{' with seeded rows in the tables' if with_rows else ''}."]
-    orig = getattr(error, "orig", error)
-    if isinstance(orig, NotImplementedError) and move.direction == "downgrade":
+    text = describe_error(error)
+    if move.direction == "downgrade":
         lines.append(
             f"If {rev.id} is meant to be irreversible, declare it in the pytest ini: migrations_irreversible = {rev.id}"
         )
-    elif move.phase == "stepwise" and move.direction == "upgrade":
-        enum_left = engine == "postgresql" and re.search(r'type "[^"]+" already exists', describe_error(error))
-        lines.append(
-            f"The downgrade of {rev.id} left behind something its upgrade creates again"
-            + (
-                " (on PostgreSQL, drop_table does not drop enum types: drop them in the downgrade)."
-                if enum_left
-                else "."
+    elif move.phase == "stepwise" and left_behind:  # only when the snapshots show it
+        lines.append(f"The downgrade of {rev.id} left behind what its upgrade creates again (listed above).")
+        if any(line.startswith("enum type ") for line in left_behind):
+            lines.append(
+                "On PostgreSQL, drop_table does not drop the enum types its columns use: drop them in the "
+                'downgrade too, e.g. sa.Enum(name="...").drop(op.get_bind()).'
             )
-        )
     elif with_rows:
         lines.append(
             "It succeeds on an empty database: give new NOT NULL columns a server_default (or fill them before "
             "adding the constraint), and make sure existing rows satisfy new unique and check constraints."
         )
-        lines.append(
-            f"The revisions after {rev.id} were walked without rows, so their data is not checked until this is fixed."
-        )
-    if "unsafe use of new value" in describe_error(error):
+        if move.phase == "upgrade":
+            lines.append(
+                f"The revisions after {rev.id} were walked without rows, so their data is not checked until this "
+                "is fixed."
+            )
+    if "unsafe use of new value" in text:
         lines.append(
             "PostgreSQL lets a transaction use an enum value only once the ALTER TYPE ... ADD VALUE that added it "
             "is committed: add the value inside `with op.get_context().autocommit_block():`. The walk commits "
@@ -422,8 +553,42 @@ def _step_failure(project: Project, engine: str, move: Move, error: BaseExceptio
     location = user_code_location(error, project.code_roots)
     if location:
         lines.append(f"at {location}")
-    lines.append(describe_error(error))
+    statement = failing_statement(error)
+    if statement:
+        lines.append(f"while running: {statement}")
+    lines.append(text)
     return "\n".join(lines)
+
+
+def failing_statement(error: BaseException, limit: int = 300) -> str | None:
+    """The SQL the database refused, on one line and trimmed; its parameters are never shown."""
+    statement = getattr(error, "statement", None)
+    if not isinstance(statement, str) or not statement.strip():
+        return None
+    flat = " ".join(statement.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def _move_failed(
+    verdicts: dict[str, Verdict],
+    project: Project,
+    engine: str,
+    move: Move,
+    result: StepResult,
+    left_behind: list[str] | tuple[str, ...] = (),
+) -> None:
+    """Record a tolerant move's failure with the check that owns it: the data check if only the rows made it fail."""
+    assert result.error is not None
+    if result.passes_without_rows:
+        verdicts[DATA].problem(
+            _step_failure(project, engine, move, result.error, with_rows=True)
+            .replace("failed on", "fails only with rows present on", 1)
+            .replace(" with seeded rows in the tables.", ": on empty tables it passes.", 1)
+        )
+        return
+    verdicts[PHASE_OWNER[move.phase]].problem(
+        _step_failure(project, engine, move, result.error, with_rows=False, left_behind=left_behind)
+    )
 
 
 def _env_failure(project: Project, engine: str, error: BaseException) -> str:
@@ -450,7 +615,7 @@ def run_engine(
     report = EngineReport(engine, {check: Verdict(check) for check in WALK_CHECKS}, len(project.revisions))
     verdicts = report.verdicts
     reader = schemas.SchemaReader()
-    seed, skip = True, frozenset(options.irreversible)
+    seed, skip, replay = True, frozenset(options.irreversible), None
     pending_data_failure: Move | None = None
     pending_failure_text = ""
     heads: dict[str | None, schemas.Snapshot] = {}
@@ -470,8 +635,16 @@ def run_engine(
             models[bind] = builder.submit(build_model, server, chosen)
 
     try:
-        for _ in range(MAX_WALKS):
-            walk = Walk(seed=seed, skip_cycle=skip, verdicts={check: Verdict(check) for check in WALK_CHECKS})
+        # Failed downgrades and re-upgrades are survived inside one walk. Another walk runs only when an
+        # upgrade fails with rows in the tables (to tell whether the rows are the cause), or when MySQL
+        # could not undo a failed move (it resumes after that revision): a bounded number of times.
+        while True:
+            walk = Walk(
+                seed=seed,
+                skip_cycle=skip,
+                replay_through=replay,
+                verdicts={check: Verdict(check) for check in WALK_CHECKS},
+            )
             try:
                 database = fresh_database(server, prepare)
             except PrepareFailed as exc:
@@ -480,7 +653,7 @@ def run_engine(
                     verdict.problem(blocked)
                 break
             try:
-                program = walk_program(project, walk, options, reader, supply, on_metadata)
+                program = walk_program(project, walk, options, reader, supply, on_metadata, engine)
                 outcome = drive(project, database.url, program, server)
             finally:
                 database.drop()
@@ -515,6 +688,13 @@ def run_engine(
 
             if outcome.completed:
                 break
+            if outcome.restart_after is not None:
+                replay = outcome.restart_after
+                verdicts[STEPWISE].note(
+                    f"the failed move at {replay} could not be undone on {engine}: a fresh database was brought past "
+                    "it with plain upgrades, and the checks went on from there"
+                )
+                continue
             error = outcome.error
             assert error is not None
             if outcome.error_in == "env":
@@ -527,43 +707,24 @@ def run_engine(
                 for verdict in verdicts.values():
                     verdict.problem(text)
                 break
-            if seed and move.phase in ("upgrade", "stepwise"):
+            if seed and move.phase == "upgrade":
                 pending_data_failure = move
                 pending_failure_text = _step_failure(project, engine, move, error, with_rows=True)
                 seed = False
                 continue
             if pending_data_failure is not None:  # failed at the same step without rows: not the data's fault
-                what = "upgrade, run again after its downgrade," if move.phase == "stepwise" else move.direction
-                if move.phase == "stepwise" and move.direction == "downgrade":
-                    what = "downgrade"
                 verdicts[DATA].problem(
-                    f"not checked from {move.revision} on: its {what} fails without seeded rows too, so the rows "
-                    f"are not the cause (see {PHASE_OWNER[move.phase]}[{engine}])."
+                    f"not checked from {move.revision} on: its upgrade fails without seeded rows too, so the rows "
+                    f"are not the cause (see {UPGRADE}[{engine}])."
                 )
                 pending_data_failure = None
-            owner = PHASE_OWNER[move.phase]
-            verdicts[owner].problem(_step_failure(project, engine, move, error, with_rows=False))
-            if move.phase == "stepwise":
-                skip = skip | {move.revision}
-                verdicts[STEPWISE].note(
-                    f"{move.revision} was stepped over in later walks so the other revisions get checked"
-                )
-                continue
-            if move.phase == "upgrade":
+            verdicts[PHASE_OWNER[move.phase]].problem(_step_failure(project, engine, move, error, with_rows=False))
+            if move.phase in ("upgrade", "replay"):
                 blocked = f"not checked: the upgrade to {move.revision} fails (see {UPGRADE}[{engine}])."
                 for check in (STEPWISE, DOWNGRADE, ROUNDTRIP, MODEL, DATA):
                     if not verdicts[check].problems:
                         verdicts[check].problem(blocked)
-            elif move.phase == "downgrade":
-                verdicts[ROUNDTRIP].problem(
-                    f"not checked: the downgrade of {move.revision} fails (see {DOWNGRADE}[{engine}])."
-                )
             break
-        else:
-            for verdict in verdicts.values():
-                verdict.problem(
-                    f"gave up after {MAX_WALKS} walks: too many revisions fail; fix the first ones and run again."
-                )
     finally:
         builder.shutdown(wait=True)  # its database is dropped even when the walk was interrupted
 

@@ -36,7 +36,34 @@ class Move:
     direction: str
     revision: str
     phase: str  # which part of the walk asked for it; owners of failures are decided by phase
-    bind: str | None = None  # Flask-Migrate multidb: which bind's database ("" is the default one)
+    bind: str | None = None  # multidb (Alembic's template, Flask binds): which database ("" is Flask's default)
+    # A move whose failure the walk survives: it runs in a savepoint where the engine has them, and its
+    # error comes back to the program (StepResult) instead of ending env.py.
+    tolerant: bool = False
+    # Alembic records the move in its version table, nothing runs: the database is already there.
+    record_only: bool = False
+    # Empties the seeded tables: a tolerant move that fails is tried again on empty tables (and both
+    # undone), to tell a failure the rows cause from one of the migration itself.
+    emptier: Callable[[sa.Connection], None] | None = field(default=None, compare=False)
+
+
+@dataclass
+class StepResult:
+    """What a tolerant move did, sent back to the program."""
+
+    error: BaseException | None = None
+    # The move failed with rows in the tables; None: it also failed on empty tables (or was not tried again).
+    passes_without_rows: bool | None = None
+    # The database is as it was before the move (or, after a failed re-upgrade, before the cycle's downgrade).
+    restored: bool = False
+
+
+class WalkRestart(Exception):
+    """A failed move left the database in a state the walk cannot undo (MySQL's DDL commits as it goes)."""
+
+    def __init__(self, revision: str) -> None:
+        super().__init__(revision)
+        self.revision = revision
 
 
 @dataclass
@@ -45,11 +72,12 @@ class DriveOutcome:
     failed_move: Move | None = None
     error: BaseException | None = None
     error_in: str = ""  # "env", "step" or "check"
+    restart_after: str | None = None  # WalkRestart: the revision a new walk must be rebuilt past
     timings: list[tuple[Move, float]] = field(default_factory=list)
     warnings: list[warnings.WarningMessage] = field(default_factory=list)  # raised by env.py and revisions
 
 
-Program = Callable[[sa.Connection, MigrationContext], Generator[Move, None, None]]
+Program = Callable[[sa.Connection, MigrationContext], Generator[Move, StepResult | None, None]]
 
 
 Preparer = Callable[[sa.Connection, str], None]
@@ -96,18 +124,37 @@ def drive(project: Project, url: URL, program: Program, server: Any = None) -> D
 
     def migrations_fn(heads: Any, context: MigrationContext) -> Iterator[MigrationStep]:
         state["started"] = True
+        connection = context.connection
+        assert connection is not None
+        savepoints = connection.dialect.name != "mysql"  # MySQL's DDL commits as it runs: nothing to roll back
+        steps = program(connection, context)  # type: ignore[arg-type]
         previous: Move | None = None
-        for move in program(context.connection, context):  # type: ignore[arg-type]
+        cycle: Cycle | None = None
+        result: StepResult | None = None
+        while True:
+            try:
+                move = steps.send(result)
+            except StopIteration:
+                return
+            result = None
             if interrupted():
                 raise KeyboardInterrupt  # noticed earlier, but swallowed where it landed
-            if previous is not None and previous.direction != move.direction:
+            in_cycle = cycle is not None and move.phase == "stepwise" and move.direction == "upgrade"
+            if previous is not None and previous.direction != move.direction and not in_cycle:
                 start_new_transaction(context)
+            if move.phase == "stepwise" and move.direction == "downgrade" and savepoints:
+                cycle = Cycle.begin(context)
             previous = move
             revision = script.get_revision(move.revision)
             if move.direction == "upgrade":
                 step = MigrationStep.upgrade_from_script(revision_map, revision)
             else:
                 step = MigrationStep.downgrade_from_script(revision_map, revision)
+            outcome_of_step = StepResult()
+            if move.record_only:
+                step.migration_fn = lambda **kw: None  # type: ignore[attr-defined]
+            elif move.tolerant:
+                step.migration_fn = tolerant(step.migration_fn, context, savepoints, move, outcome_of_step)  # type: ignore[attr-defined]
             state["current"] = move
             # Alembic remembers named types (PostgreSQL enums) it created in this context and skips
             # creating them again; each step must behave as if it ran in a fresh `alembic` command.
@@ -116,6 +163,14 @@ def drive(project: Project, url: URL, program: Program, server: Any = None) -> D
             yield step
             outcome.timings.append((move, time.perf_counter() - started))
             state["current"] = None
+            if in_cycle or (move.record_only and cycle is not None):
+                assert cycle is not None
+                outcome_of_step.restored = cycle.end(
+                    context, undo=outcome_of_step.error is not None and not move.record_only
+                )
+                cycle = None
+            if move.tolerant or move.record_only:
+                result = outcome_of_step
 
     with noticing_interrupts() as interrupted:
         try:
@@ -129,6 +184,8 @@ def drive(project: Project, url: URL, program: Program, server: Any = None) -> D
                 destination_rev="heads",
             )
             outcome.completed = True
+        except WalkRestart as restart:
+            outcome.restart_after = restart.revision
         except BaseException as exc:
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
@@ -143,6 +200,85 @@ def drive(project: Project, url: URL, program: Program, server: Any = None) -> D
             else:
                 outcome.error_in = "check"
     return outcome
+
+
+@dataclass
+class Cycle:
+    """The savepoint around a revision's downgrade and re-upgrade (the stepwise cycle).
+
+    If the re-upgrade fails, rolling it back returns the database to the state after the first
+    upgrade, so the walk goes on from there. While it is open, Alembic must not commit between
+    the two moves: on engines it deems without transactional DDL (SQLite) it commits after each
+    step unless it thinks a transaction is already its own, so the savepoint is lent to it.
+    """
+
+    savepoint: sa.engine.NestedTransaction
+    lent: bool
+
+    @classmethod
+    def begin(cls, context: MigrationContext) -> Cycle:
+        connection = context.connection
+        assert connection is not None
+        savepoint = connection.begin_nested()
+        lent = not context.impl.transactional_ddl and getattr(context, "_transaction", None) is None
+        if lent:
+            context._transaction = savepoint  # type: ignore[assignment]
+        return cls(savepoint, lent)
+
+    def end(self, context: MigrationContext, undo: bool) -> bool:
+        """Release the savepoint, or roll back to it; True if the database is back where the cycle began."""
+        if self.lent:
+            context._transaction = None
+        if not self.savepoint.is_active:  # something committed in between (transaction_per_migration)
+            return False
+        if undo:
+            self.savepoint.rollback()
+            return True
+        self.savepoint.commit()
+        return False
+
+
+def tolerant(
+    migration_fn: Callable[..., None], context: MigrationContext, savepoints: bool, move: Move, result: StepResult
+) -> Callable[..., None]:
+    """`migration_fn` run so that its failure is recorded in `result` instead of raised.
+
+    In a savepoint where the engine has them: a failure is rolled back at once (PostgreSQL refuses
+    every statement after an error until then), and, when the move says how, tried again on empty
+    tables in a second savepoint that is rolled back too, to tell the rows' part.
+    """
+
+    connection = context.connection
+    assert connection is not None
+
+    def run(**kw: Any) -> None:
+        savepoint = connection.begin_nested() if savepoints else None
+        try:
+            migration_fn(**kw)
+        except Exception as exc:
+            result.error = exc
+        # A revision's autocommit_block() commits, and every savepoint with it: then nothing can be undone.
+        if savepoint is None or not savepoint.is_active:
+            return
+        if result.error is None:
+            savepoint.commit()
+            return
+        savepoint.rollback()
+        result.restored = True
+        if move.emptier is not None:
+            retry = connection.begin_nested()
+            context.impl.memo = {}  # the failed attempt may have noted types as made: start as it did
+            try:
+                move.emptier(connection)
+                migration_fn(**kw)
+                result.passes_without_rows = True
+            except Exception:
+                result.passes_without_rows = False
+            finally:
+                if retry.is_active:
+                    retry.rollback()
+
+    return run
 
 
 @contextmanager

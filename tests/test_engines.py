@@ -185,14 +185,20 @@ def test_rows_holding_an_enum_value_added_by_a_later_revision_are_read_back(proj
 def test_enum_hint_only_when_an_enum_type_was_left_behind(project, run_checks):
     project(ENUM_LEFT_BEHIND, ENUM_MODEL)
     result = run_checks(engines="postgresql")
-    assert "drop_table does not drop enum types" in item_failure(result, "test_stepwise_roundtrip[postgresql]")
+    message = item_failure(result, "test_stepwise_roundtrip[postgresql]")
+    assert "On PostgreSQL, drop_table does not drop the enum types its columns use" in message
+    assert item_failure(result, "test_roundtrip[postgresql]").splitlines()[1:] == [
+        "the upgrade to 0001 fails again after its downgrade (see test_stepwise_roundtrip[postgresql]); "
+        "base -> head stops there."
+    ]
 
 
 def test_schema_left_behind_gets_no_enum_hint(project, run_checks):
     project({"0001_audit": revision("0001", None, 'op.execute("CREATE SCHEMA audit")', "")})
     result = run_checks(engines="postgresql")
     message = item_failure(result, "test_stepwise_roundtrip[postgresql]")
-    assert "The downgrade of 0001 left behind something its upgrade creates again." in message
+    assert "The downgrade of 0001 left behind what its upgrade creates again (listed above)." in message
+    assert "schema audit: present after downgrade of 0001, absent before" in message
     assert "enum type" not in message
     assert message.splitlines()[-1] == 'psycopg2.DuplicateSchema: schema "audit" already exists'
 
@@ -442,13 +448,18 @@ def test_dropping_index_a_foreign_key_needs_fails_on_mysql_only(project, run_che
     project(INDEX_DROPPED_BEFORE_TABLE, INDEX_MODEL)
     result = run_checks(engines=ALL_ENGINES)
     assert_checks(result, "sqlite", "postgresql")
-    failed = failed_checks(result, "mysql")
-    assert {"test_stepwise_roundtrip", "test_downgrade"} <= failed
-    assert not failed & {"test_single_head", "test_upgrade", "test_model_matches_migrations"}, failed
-    for name in ("test_stepwise_roundtrip[mysql]", "test_downgrade[mysql]"):
-        text = item_failure(result, name)
-        assert "downgrade of 0002" in text
-        assert "1553" in text
+    # The refused DROP INDEX changed nothing, so the one walk goes on: the round trip from 0002 up
+    # and the data check hold, and the failure is told once, by the check that met it first.
+    assert failed_checks(result, "mysql") == {"test_stepwise_roundtrip", "test_downgrade"}
+    text = item_failure(result, "test_stepwise_roundtrip[mysql]")
+    assert 'downgrade of 0002 ("revision 0002", migrations/versions/0002_book.py) failed on mysql.' in text
+    assert "while running: DROP INDEX ix_book_author_id ON book" in text
+    assert text.splitlines()[-1].startswith("pymysql.OperationalError: (1553, ")
+    assert item_failure(result, "test_downgrade[mysql]").splitlines()[1:] == [
+        "the downgrade of 0002 fails (see test_stepwise_roundtrip[mysql]); head -> base stops there."
+    ]
+    assert "mysql: 2 revisions walked" in result.stdout.str()
+    assert "(1 walk)" in result.stdout.str().split("mysql: 2 revisions walked")[1].splitlines()[0]
 
 
 BATCH_RECREATE_WITH_FK = {
@@ -830,8 +841,9 @@ def test_downgrade_that_does_not_restore_a_dropped_index_is_caught_everywhere(pr
     project(INDEX_NOT_RESTORED, UNINDEXED_MODEL)
     result = run_checks(engines=ALL_ENGINES)
     for engine in ENGINES:
-        # The re-upgrade then fails (the index is gone), so the data check cannot go past 0002 either.
-        assert failed_checks(result, engine) == {"test_stepwise_roundtrip", "test_data_preserved"}, engine
+        # The re-upgrade then fails (the index is gone); the cycle is undone (rebuilt on MySQL) and the
+        # walk goes on with its rows: the data check holds.
+        assert failed_checks(result, engine) == {"test_stepwise_roundtrip"}, engine
         assert "t: index ix_t_code on (code) absent after downgrade of 0002, present before" in item_failure(
             result, f"test_stepwise_roundtrip[{engine}]"
         )

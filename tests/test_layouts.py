@@ -423,19 +423,18 @@ def test_multidb_downgrade_in_engine2_forgets_a_drop(alembic_project, run_checks
 
     The first revision's downgrade drops the whole table, so base is clean (test_downgrade and
     test_roundtrip pass); the stepwise check sees the column left behind and the upgrade run again
-    fail on it; the data check cannot get past that revision; the model check compares each database's
-    head, which a later walk reaches by stepping over the broken revision.
+    fail on it; the cycle is undone and the walk goes on, rows and all: the model and data checks hold.
     """
     root = alembic_project("multidb")
     second = history(root / "migrations" / "versions")[1]
     edit_file(second, "    op.drop_column('account', 'last_seen')\n", "    pass\n")
     result = run_checks()
-    assert item_outcomes(result) == expected_outcomes(test_stepwise_roundtrip="failed", test_data_preserved="failed")
+    assert item_outcomes(result) == expected_outcomes(test_stepwise_roundtrip="failed")
     stepwise = item_failure(result, "test_stepwise_roundtrip[sqlite]")
     assert f"downgrade of {second.name.split('_')[0]} " in stepwise
     assert "[bind engine2] does not restore the schema it started from" in stepwise
     assert "account.last_seen: present after downgrade of" in stepwise
-    for check in ("test_stepwise_roundtrip", "test_data_preserved"):
+    for check in ("test_stepwise_roundtrip",):
         assert "engine1" not in item_failure(result, f"{check}[sqlite]"), check
 
 
