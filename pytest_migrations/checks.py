@@ -110,6 +110,7 @@ class Walk:
     replay_through: str | None = None  # rebuild the state up to this revision with plain upgrades first
     failed_downgrades: set[str] = field(default_factory=set)  # in the stepwise cycle: the tail points there
     failed_reupgrades: set[str] = field(default_factory=set)
+    only_in_one_command: set[str] = field(default_factory=set)  # first upgrades Alembic's memo carried
     heads: dict[str | None, schemas.Snapshot] = field(default_factory=dict)  # per bind
     metadata: dict[str | None, Any] = field(default_factory=dict)  # per bind, as env.py passed it
     seed_state: seeding.SeedState | None = None
@@ -235,7 +236,15 @@ def walk_program(
                 seeding.seed_tables(conn, before, state, parent, supply)
                 before_rows = dict(state.known)
 
-            yield from apply(Move("upgrade", rev, "upgrade", bind))
+            # On PostgreSQL a first upgrade is tolerant, to tell a revision that passes only inside one
+            # `alembic upgrade` command (a type created earlier in that command); otherwise its failure ends the walk.
+            up = yield from apply(Move("upgrade", rev, "upgrade", bind, tolerant=conn.dialect.name == "postgresql"))
+            if up.passes_in_one_command:
+                assert up.error is not None
+                walk.only_in_one_command.add(rev)
+                verdicts[UPGRADE].problem(
+                    _only_in_one_command(project, engine, Move("upgrade", rev, "upgrade", bind), up.error)
+                )
             up_statements = list(statements)
             after = reader.snapshot(conn, before, up_statements) if seeding.changes_schema(up_statements) else before
             touched: set[str] = set()
@@ -292,9 +301,20 @@ def walk_program(
             )
             if again_result.error is not None:
                 walk.failed_reupgrades.add(rev)
-                _move_failed(
-                    verdicts, project, engine, Move("upgrade", rev, "stepwise", bind), again_result, left_behind=lines
-                )
+                if rev in walk.only_in_one_command and not lines:  # the same cause, already told
+                    verdicts[STEPWISE].problem(
+                        f"the upgrade to {rev}{on}, run again after its downgrade, fails as it does in a command of "
+                        f"its own (see {UPGRADE}[{engine}])."
+                    )
+                else:
+                    _move_failed(
+                        verdicts,
+                        project,
+                        engine,
+                        Move("upgrade", rev, "stepwise", bind),
+                        again_result,
+                        left_behind=lines,
+                    )
                 if not again_result.restored:
                     raise WalkRestart(rev)
                 if state is not None:  # the cycle was rolled back: the rows are those after the first upgrade
@@ -399,7 +419,12 @@ def walk_program(
             result = yield from apply(move)
             if result.error is None:
                 continue
-            if rev in walk.failed_reupgrades:  # one cause, one message
+            if rev in walk.only_in_one_command:  # one cause, one message
+                verdicts[ROUNDTRIP].problem(
+                    f"the upgrade to {rev}{on} fails in a command of its own (see {UPGRADE}[{engine}]); "
+                    "base -> head stops there."
+                )
+            elif rev in walk.failed_reupgrades:
                 verdicts[ROUNDTRIP].problem(
                     f"the upgrade to {rev}{on} fails again after its downgrade (see {STEPWISE}[{engine}]); "
                     "base -> head stops there."
@@ -558,6 +583,24 @@ def _step_failure(
         lines.append(f"while running: {statement}")
     lines.append(text)
     return "\n".join(lines)
+
+
+def _only_in_one_command(project: Project, engine: str, move: Move, error: BaseException) -> str:
+    text = _step_failure(project, engine, move, error, with_rows=False).splitlines()
+    rev = move.revision
+    return "\n".join(
+        [
+            text[0].replace(" failed on ", " fails on ", 1).rstrip(".")
+            + " when it runs in an `alembic upgrade` command of its own, and passes only in one command with "
+            "the revisions before it.",
+            "Alembic remembers the types (PostgreSQL enums) a command has created and does not create them "
+            f"again, so `alembic upgrade head` hides this; a database upgraded in two steps (`alembic upgrade "
+            f"{_parents_label(project, rev)}`, later `alembic upgrade head`) fails here. Create the type in one "
+            "revision only, and in the others use it with create_type=False (postgresql.ENUM) or an existing "
+            "type.",
+            *text[1:],
+        ]
+    )
 
 
 def failing_statement(error: BaseException, limit: int = 300) -> str | None:

@@ -56,6 +56,9 @@ class StepResult:
     passes_without_rows: bool | None = None
     # The database is as it was before the move (or, after a failed re-upgrade, before the cycle's downgrade).
     restored: bool = False
+    # A first upgrade that failed on its own but passed as part of one `alembic upgrade` command with the
+    # revisions before it (Alembic's memo of the types that command created): it stays applied.
+    passes_in_one_command: bool = False
 
 
 class WalkRestart(Exception):
@@ -131,6 +134,7 @@ def drive(project: Project, url: URL, program: Program, server: Any = None) -> D
         previous: Move | None = None
         cycle: Cycle | None = None
         result: StepResult | None = None
+        command_memo: dict[str, Any] = {}  # what one `alembic upgrade head` would remember by now
         while True:
             try:
                 move = steps.send(result)
@@ -154,7 +158,9 @@ def drive(project: Project, url: URL, program: Program, server: Any = None) -> D
             if move.record_only:
                 step.migration_fn = lambda **kw: None  # type: ignore[attr-defined]
             elif move.tolerant:
-                step.migration_fn = tolerant(step.migration_fn, context, savepoints, move, outcome_of_step)  # type: ignore[attr-defined]
+                step.migration_fn = tolerant(  # type: ignore[attr-defined]
+                    step.migration_fn, context, savepoints, move, outcome_of_step, command_memo
+                )
             state["current"] = move
             # Alembic remembers named types (PostgreSQL enums) it created in this context and skips
             # creating them again; each step must behave as if it ran in a fresh `alembic` command.
@@ -162,6 +168,10 @@ def drive(project: Project, url: URL, program: Program, server: Any = None) -> D
             started = time.perf_counter()
             yield step
             outcome.timings.append((move, time.perf_counter() - started))
+            if move.phase == "upgrade":
+                if outcome_of_step.error is not None and not outcome_of_step.passes_in_one_command:
+                    raise outcome_of_step.error  # the walk ends at a first upgrade that fails
+                _remember(command_memo, context.impl.memo)
             state["current"] = None
             if in_cycle or (move.record_only and cycle is not None):
                 assert cycle is not None
@@ -238,14 +248,29 @@ class Cycle:
         return False
 
 
+def _remember(command_memo: dict[str, Any], memo: dict[str, Any]) -> None:
+    for key, value in memo.items():
+        if isinstance(value, set):
+            command_memo.setdefault(key, set()).update(value)
+        else:
+            command_memo[key] = value
+
+
 def tolerant(
-    migration_fn: Callable[..., None], context: MigrationContext, savepoints: bool, move: Move, result: StepResult
+    migration_fn: Callable[..., None],
+    context: MigrationContext,
+    savepoints: bool,
+    move: Move,
+    result: StepResult,
+    command_memo: dict[str, Any],
 ) -> Callable[..., None]:
     """`migration_fn` run so that its failure is recorded in `result` instead of raised.
 
     In a savepoint where the engine has them: a failure is rolled back at once (PostgreSQL refuses
     every statement after an error until then), and, when the move says how, tried again on empty
-    tables in a second savepoint that is rolled back too, to tell the rows' part.
+    tables in a second savepoint that is rolled back too, to tell the rows' part. A first upgrade
+    that fails is tried again with what one `alembic upgrade` command would remember of the types
+    the revisions before it created: if it passes so, it is kept, and the walk goes on.
     """
 
     connection = context.connection
@@ -265,6 +290,20 @@ def tolerant(
             return
         savepoint.rollback()
         result.restored = True
+        if move.phase == "upgrade" and command_memo:
+            again = connection.begin_nested()
+            context.impl.memo = {
+                key: set(value) if isinstance(value, set) else value for key, value in command_memo.items()
+            }
+            try:
+                migration_fn(**kw)
+            except Exception:
+                again.rollback()
+            else:
+                again.commit()
+                result.passes_in_one_command = True
+                result.restored = False
+            return
         if move.emptier is not None:
             retry = connection.begin_nested()
             context.impl.memo = {}  # the failed attempt may have noted types as made: start as it did

@@ -23,6 +23,7 @@ from conftest import (
     SERVER_URLS,
     assert_checks,
     failed_checks,
+    failure_lines,
     item_failure,
     item_outcomes,
     revision,
@@ -1050,3 +1051,64 @@ def test_a_free_sequence_left_behind_by_a_downgrade_is_caught(project, run_check
     result = run_checks(engines="postgresql")
     assert "test_stepwise_roundtrip" in failed_checks(result, "postgresql")
     assert "sequence invoice_no" in item_failure(result, "test_stepwise_roundtrip[postgresql]")
+
+
+SHARED_ENUM = {
+    "0001_item": revision(
+        "0001",
+        None,
+        """
+        op.create_table(
+            "item",
+            sa.Column("id", sa.Integer(), primary_key=True),
+            sa.Column("status", sa.Enum("a", "b", name="status"), nullable=False),
+        )
+        """,
+        """
+        op.drop_table("item")
+        sa.Enum(name="status").drop(op.get_bind())
+        """,
+    ),
+    # As autogenerate writes it: the second table's column names the same enum type.
+    "0002_archive": revision(
+        "0002",
+        "0001",
+        """
+        op.create_table(
+            "archive",
+            sa.Column("id", sa.Integer(), primary_key=True),
+            sa.Column("status", sa.Enum("a", "b", name="status"), nullable=False),
+        )
+        """,
+        'op.drop_table("archive")',
+        message="archive",
+    ),
+}
+SHARED_ENUM_MODEL = """
+status = sa.Enum("a", "b", name="status")
+item = sa.Table("item", metadata, sa.Column("id", sa.Integer(), primary_key=True), sa.Column("status", status, nullable=False))
+archive = sa.Table("archive", metadata, sa.Column("id", sa.Integer(), primary_key=True), sa.Column("status", status, nullable=False))
+"""
+
+
+def test_a_revision_that_passes_only_inside_one_upgrade_command_is_a_latent_defect(project, run_checks):
+    """`alembic upgrade head` passes (Alembic's memo skips the second CREATE TYPE); 0001 then head fails."""
+    project(SHARED_ENUM, SHARED_ENUM_MODEL)
+    result = run_checks(engines="postgresql")
+    assert failed_checks(result, "postgresql") == {"test_upgrade", "test_stepwise_roundtrip", "test_roundtrip"}
+    lines = failure_lines(result, "test_upgrade[postgresql]")
+    assert lines[1] == (
+        'upgrade to 0002 ("archive", migrations/versions/0002_archive.py) fails on postgresql when it runs in an '
+        "`alembic upgrade` command of its own, and passes only in one command with the revisions before it."
+    )
+    assert "a database upgraded in two steps (`alembic upgrade 0001`, later `alembic upgrade head`)" in lines[2]
+    assert lines[-2] == "while running: CREATE TYPE status AS ENUM ('a', 'b')"
+    assert lines[-1].endswith('DuplicateObject: type "status" already exists')
+    # The same cause elsewhere is one line pointing at it; the other checks ran to the end.
+    assert failure_lines(result, "test_stepwise_roundtrip[postgresql]")[1:] == [
+        "the upgrade to 0002, run again after its downgrade, fails as it does in a command of its own "
+        "(see test_upgrade[postgresql])."
+    ]
+    assert failure_lines(result, "test_roundtrip[postgresql]")[1:] == [
+        "the upgrade to 0002 fails in a command of its own (see test_upgrade[postgresql]); base -> head stops there."
+    ]
