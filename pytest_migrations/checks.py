@@ -54,6 +54,7 @@ CHECKS = (SINGLE_HEAD, UPGRADE, DOWNGRADE, ROUNDTRIP, STEPWISE, MODEL, DATA)
 WALK_CHECKS = CHECKS[1:]
 PHASE_OWNER = {
     "upgrade": UPGRADE,
+    "stamp": UPGRADE,
     "replay": UPGRADE,
     "stepwise": STEPWISE,
     "downgrade": DOWNGRADE,
@@ -97,6 +98,7 @@ class CheckOptions:
     ignore_rules: tuple[str, ...] = ()
     rows_per_table: int = 3
     seed: int = 0
+    start: str = "base"  # migrations_start: "base", or "create_all" (the model's tables, stamped at head)
 
 
 @dataclass
@@ -154,6 +156,7 @@ def walk_program(
     supply: seeding.RowSupplier | None,
     on_metadata: Callable[[str | None, Any], None] = lambda bind, metadata: None,
     engine: str = "",
+    given_metadata: Any = None,
 ):
     """`on_metadata(bind, target_metadata)` is called as soon as env.py has configured each bind."""
     order = [rev.id for rev in project.revisions]
@@ -220,6 +223,10 @@ def walk_program(
                 return None
             return lambda connection: seeding.delete_all_rows(connection, snapshot.tables)
 
+        if options.start == "create_all":
+            yield from from_the_model(conn, bind, on, apply, unchanged_since, refresh, emptier, state, statements)
+            return
+
         replaying = walk.replay_through is not None
         for rev in order:
             parent = _parents_label(project, rev)
@@ -238,7 +245,10 @@ def walk_program(
 
             # On PostgreSQL a first upgrade is tolerant, to tell a revision that passes only inside one
             # `alembic upgrade` command (a type created earlier in that command); otherwise its failure ends the walk.
-            up = yield from apply(Move("upgrade", rev, "upgrade", bind, tolerant=conn.dialect.name == "postgresql"))
+            postgresql = conn.dialect.name == "postgresql"
+            up = yield from apply(
+                Move("upgrade", rev, "upgrade", bind, tolerant=postgresql, as_in_one_command=postgresql)
+            )
             if up.passes_in_one_command:
                 assert up.error is not None
                 walk.only_in_one_command.add(rev)
@@ -347,6 +357,144 @@ def walk_program(
         if state is not None:
             seeding.delete_all_rows(conn, current.tables)
         yield from tail(conn, current, initial, at_revision, bind, apply, unchanged_since, statements)
+
+    def from_the_model(
+        conn: sa.Connection,
+        bind: str | None,
+        on: str,
+        apply: Callable[[Move], Generator[Move, StepResult | None, StepResult]],
+        unchanged_since: Callable[[schemas.Snapshot, list[str]], bool],
+        refresh: Callable[[set[str], schemas.Snapshot], dict[str, seeding.TableRows | None]],
+        emptier: Callable[[schemas.Snapshot], Callable[[sa.Connection], None] | None],
+        state: seeding.SeedState | None,
+        statements: list[str],
+    ) -> Generator[Move, StepResult | None, None]:
+        """migrations_start = create_all: the database starts as the model builds it, stamped at head.
+
+        For histories whose first revisions alter tables no revision creates. From head, each
+        revision is taken down, then checked as the walk from base checks it (rows seeded, up,
+        down: the stepwise and data checks), and the walk goes on down to base or to a revision
+        declared irreversible; then up again to head (test_upgrade), which must be where it began
+        (test_roundtrip) and what the model builds (test_model_matches_migrations).
+        """
+        model = _model_metadata(given_metadata, bind, walk.metadata[bind])
+        if model is None:
+            text = (
+                "migrations_start = create_all builds the starting database from the target metadata, and there is "
+                "none: give env.py a target_metadata, or name one with migrations_metadata."
+            )
+            for verdict in verdicts.values():
+                verdict.problem(text)
+            return
+        create_model(conn, model if isinstance(model, (list, tuple)) else [model])
+        for rev in order:  # `alembic stamp head`
+            yield from apply(Move("upgrade", rev, "stamp", bind, record_only=True))
+        top = reader.snapshot(conn)
+        current = top
+        downgraded: list[str] = []
+        for rev in reversed(order):
+            if rev in options.irreversible:
+                note = f"stopped at {rev}: declared irreversible in migrations_irreversible"
+                verdicts[DOWNGRADE].note(note)
+                verdicts[ROUNDTRIP].note(note)
+                break
+            parent = _parents_label(project, rev)
+            move = Move("downgrade", rev, "downgrade", bind, tolerant=True)
+            down = yield from apply(move)
+            ran = list(statements)
+            if down.error is not None:
+                _move_failed(verdicts, project, engine, move, down)
+                if down.restored or unchanged_since(current, ran):
+                    yield from apply(Move("upgrade", rev, "downgrade", bind, record_only=True))
+                    verdicts[ROUNDTRIP].note(f"from {rev} up: its downgrade fails (see {DOWNGRADE}[{engine}])")
+                else:
+                    verdicts[ROUNDTRIP].problem(
+                        f"not checked: the downgrade of {rev}{on} changed the database before it failed, which "
+                        f"{engine} cannot undo (see {DOWNGRADE}[{engine}])."
+                    )
+                    return
+                break
+            downgraded.append(rev)
+            below = reader.snapshot(conn, current, ran) if seeding.changes_schema(ran) else current
+            # The stepwise cycle, as from base: rows in the tables, up, down again.
+            before_rows: dict[str, seeding.TableRows] = {}
+            if state is not None:
+                seeding.seed_tables(conn, below, state, parent, supply)
+                before_rows = dict(state.known)
+            up = yield from apply(Move("upgrade", rev, "stepwise", bind, tolerant=True, emptier=emptier(below)))
+            ran = list(statements)
+            if up.error is not None:
+                walk.failed_reupgrades.add(rev)
+                _move_failed(verdicts, project, engine, Move("upgrade", rev, "stepwise", bind), up)
+                if not up.restored and not unchanged_since(below, ran):
+                    return
+                yield from apply(Move("downgrade", rev, "stepwise", bind, record_only=True))
+                current = below
+                continue
+            again = reader.snapshot(conn, below, ran) if seeding.changes_schema(ran) else below
+            lines = differences(current, again, "at first", f"after downgrading {rev} and upgrading it again")
+            if lines:
+                verdicts[STEPWISE].problem(
+                    f"downgrade of {project.by_id[rev].describe()}{on}, then its upgrade, does not give back the "
+                    "schema it started from:\n  " + "\n  ".join(lines)
+                )
+            touched: set[str] = set()
+            upgrade_losses: list[tuple[str, str]] = []
+            if state is not None:
+                every = below.tables.keys() | again.tables.keys()
+                touched = seeding.tables_affected(ran, every, below, seeding.enforces_foreign_keys(conn))
+                fresh = refresh(touched, again)
+                upgrade_losses = seeding.losses_after_upgrade(
+                    {t: before_rows[t] for t in touched if t in before_rows}, fresh, f"upgrade {parent} -> {rev}{on}"
+                )
+            move = Move("downgrade", rev, "stepwise", bind, tolerant=True, emptier=emptier(again))
+            back_result = yield from apply(move)
+            ran = list(statements)
+            if back_result.error is not None:  # it passed a moment ago: the rows, or what the upgrade left
+                _move_failed(verdicts, project, engine, move, back_result)
+                return
+            back = reader.snapshot(conn, again, ran) if seeding.changes_schema(ran) else again
+            lines = differences(below, back, "before", f"after downgrade of {rev}")
+            if lines:
+                verdicts[STEPWISE].problem(
+                    f"downgrade of {project.by_id[rev].describe()}{on} does not restore the schema it started from:\n  "
+                    + "\n  ".join(lines)
+                )
+            if state is not None:
+                every = below.tables.keys() | again.tables.keys() | back.tables.keys()
+                touched |= seeding.tables_affected(ran, every, below, seeding.enforces_foreign_keys(conn))
+                fresh = refresh(touched, back)
+                downgrade_losses = seeding.losses_after_downgrade(
+                    {t: before_rows[t] for t in touched if t in before_rows}, fresh, f"downgrade {rev} -> {parent}{on}"
+                )
+                _data_findings(verdicts[DATA], _attribute(upgrade_losses, downgrade_losses), rev, options, project)
+            current = back
+        if state is not None:
+            seeding.delete_all_rows(conn, current.tables)
+        for rev in reversed(downgraded):
+            move = Move("upgrade", rev, "upgrade", bind, tolerant=True)
+            result = yield from apply(move)
+            if result.error is None:
+                continue
+            if rev in walk.failed_reupgrades:  # one cause, one message
+                verdicts[UPGRADE].problem(
+                    f"the upgrade to {rev}{on} fails on top of its own downgrade (see {STEPWISE}[{engine}]); "
+                    "the walk back up to head stops there."
+                )
+            else:
+                _move_failed(verdicts, project, engine, move, result)
+            blocked = f"not checked: the walk back up to head stops at {rev} (see {UPGRADE}[{engine}])."
+            verdicts[ROUNDTRIP].problem(blocked)
+            verdicts[MODEL].problem(blocked)
+            return
+        final = reader.snapshot(conn)
+        walk.heads[bind] = final
+        lines = differences(top, final, "as the model built it", "after the walk down and up again")
+        if lines:
+            verdicts[ROUNDTRIP].problem(
+                f"head (built by metadata.create_all) -> down -> head{on} does not arrive at the same schema:\n  "
+                + "\n  ".join(lines)
+            )
 
     def tail(
         conn: sa.Connection,
@@ -696,7 +844,7 @@ def run_engine(
                     verdict.problem(blocked)
                 break
             try:
-                program = walk_program(project, walk, options, reader, supply, on_metadata, engine)
+                program = walk_program(project, walk, options, reader, supply, on_metadata, engine, metadata)
                 outcome = drive(project, database.url, program, server)
             finally:
                 database.drop()
@@ -798,6 +946,15 @@ def _schemas_named(metadatas: list[Any]) -> list[str]:
     return sorted(schema for schema in named if isinstance(schema, str) and schema)
 
 
+def create_model(conn: sa.Connection, metadatas: list[Any]) -> None:
+    """metadata.create_all, with the PostgreSQL schemas the model names made first."""
+    if conn.dialect.name == "postgresql":  # create_all expects the schemas it names to exist
+        for schema in _schemas_named(metadatas):
+            conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
+    for item in metadatas:
+        item.create_all(conn)
+
+
 def build_model(server: Server, metadata: Any) -> ModelBuild:
     """Snapshot what metadata.create_all builds on a fresh database (runs in a thread beside the walk)."""
     metadatas = metadata if isinstance(metadata, (list, tuple)) else [metadata]
@@ -814,11 +971,7 @@ def build_model(server: Server, metadata: Any) -> ModelBuild:
         engine = sa.create_engine(database.url, poolclass=sa.pool.NullPool)
         try:
             with engine.begin() as conn:
-                if conn.dialect.name == "postgresql":  # create_all expects the schemas it names to exist
-                    for schema in _schemas_named(metadatas):
-                        conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
-                for item in metadatas:
-                    item.create_all(conn)
+                create_model(conn, metadatas)
             with engine.connect() as conn:
                 return ModelBuild(snapshot=schemas.SchemaReader().snapshot(conn))
         except sa.exc.SQLAlchemyError as exc:

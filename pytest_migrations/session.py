@@ -83,6 +83,7 @@ class MigrationsSession:
                 ignore_rules=self.settings.ignore_rules,
                 rows_per_table=self.settings.rows_per_table,
                 seed=self.settings.seed,
+                start=self.settings.start,
             )
         return self._options
 

@@ -81,6 +81,11 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("migrations_rows_per_table", "Rows generated per table and revision.", default="")
     parser.addini("migrations_flask_app", "Flask app: module:app or module:create_app().", default="")
     parser.addini(
+        "migrations_start",
+        "Where the walk starts: base (an empty database, the default) or create_all (the model, stamped at head).",
+        default="",
+    )
+    parser.addini(
         "migrations_version_locations",
         "Per-engine version directories, one `ENGINE: DIR [DIR ...]` per line (relative to the rootdir).",
         type="linelist",
@@ -119,6 +124,7 @@ class Settings:
     url_env: tuple[str, ...] = ()
     version_locations: dict[str, tuple[Path, ...]] = field(default_factory=dict)  # engine -> its own versions
     flask_env: dict[str, str] = field(default_factory=dict, repr=False)  # .env and .flaskenv of the rootdir
+    start: str = "base"  # migrations_start
 
 
 def _first(*values: str | None) -> str | None:
@@ -223,6 +229,19 @@ def _flask_app_as_flask_finds_it(rootdir: Path, flask_env: dict[str, str]) -> tu
     return None, "migrations_flask_app"
 
 
+STARTS = ("base", "create_all")
+
+
+def _start(raw: str) -> str:
+    start = (raw or "base").strip()
+    if start not in STARTS:
+        raise pytest.UsageError(
+            f"pytest-migrations: migrations_start must be base (an empty database) or create_all (what the model "
+            f"builds, stamped at head), got {raw!r}."
+        )
+    return start
+
+
 def read_settings(config: pytest.Config) -> Settings:
     opt = config.getoption
     rootdir = Path(config.rootpath)
@@ -296,4 +315,5 @@ def read_settings(config: pytest.Config) -> Settings:
         url_env=tuple(config.getini("migrations_url_env")),
         version_locations=_version_locations(config.getini("migrations_version_locations"), rootdir),
         flask_env=flask_env,
+        start=_start(config.getini("migrations_start")),
     )

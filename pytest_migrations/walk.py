@@ -42,6 +42,9 @@ class Move:
     tolerant: bool = False
     # Alembic records the move in its version table, nothing runs: the database is already there.
     record_only: bool = False
+    # A first upgrade from base: if it fails, it is tried again as part of one `alembic upgrade` command
+    # (with what Alembic remembers of the types that command made); if it still fails, the walk ends.
+    as_in_one_command: bool = False
     # Empties the seeded tables: a tolerant move that fails is tried again on empty tables (and both
     # undone), to tell a failure the rows cause from one of the migration itself.
     emptier: Callable[[sa.Connection], None] | None = field(default=None, compare=False)
@@ -168,7 +171,7 @@ def drive(project: Project, url: URL, program: Program, server: Any = None) -> D
             started = time.perf_counter()
             yield step
             outcome.timings.append((move, time.perf_counter() - started))
-            if move.phase == "upgrade":
+            if move.as_in_one_command:
                 if outcome_of_step.error is not None and not outcome_of_step.passes_in_one_command:
                     raise outcome_of_step.error  # the walk ends at a first upgrade that fails
                 _remember(command_memo, context.impl.memo)
@@ -290,7 +293,7 @@ def tolerant(
             return
         savepoint.rollback()
         result.restored = True
-        if move.phase == "upgrade" and command_memo:
+        if move.as_in_one_command and command_memo:
             again = connection.begin_nested()
             context.impl.memo = {
                 key: set(value) if isinstance(value, set) else value for key, value in command_memo.items()

@@ -98,3 +98,96 @@ def test_a_declared_irreversible_revision_dropping_a_column_with_values_passes_w
         r"rows: .* \(intended: 0002 is declared in migrations_irreversible\)",
         result.stdout.str(),
     )
+
+
+# A history adopted late: the app's tables came from create_all(), and the first revision alters one.
+ADOPTED = {
+    "0001_email": revision(
+        "0001",
+        None,
+        'op.add_column("customer", sa.Column("email", sa.String(120)))',
+        'op.drop_column("customer", "email")',
+        message="customer email",
+    ),
+    "0002_orders": revision(
+        "0002",
+        "0001",
+        """
+        op.create_table(
+            "orders",
+            sa.Column("id", sa.Integer(), primary_key=True),
+            sa.Column("customer_id", sa.Integer(), sa.ForeignKey("customer.id"), nullable=False),
+            sa.Column("total", sa.Numeric(10, 2), nullable=False),
+        )
+        op.create_index("ix_orders_total", "orders", ["total"])
+        """,
+        """
+        op.drop_index("ix_orders_total", table_name="orders")
+        op.drop_table("orders")
+        """,
+        message="orders",
+    ),
+}
+ADOPTED_MODELS = """
+customer = sa.Table(
+    "customer", metadata,
+    sa.Column("id", sa.Integer(), primary_key=True),
+    sa.Column("name", sa.String(80), nullable=False),
+    sa.Column("email", sa.String(120)),
+)
+orders = sa.Table(
+    "orders", metadata,
+    sa.Column("id", sa.Integer(), primary_key=True),
+    sa.Column("customer_id", sa.Integer(), sa.ForeignKey("customer.id"), nullable=False),
+    sa.Column("total", sa.Numeric(10, 2), nullable=False, index=True),
+)
+"""
+
+
+def test_a_history_started_from_create_all_is_checked_end_to_end(project, run_checks, engine):
+    project(ADOPTED, ADOPTED_MODELS, pytest_ini="migrations_start = create_all\n")
+    result = run_checks(engines=engine)
+    assert item_outcomes(result) == expected_outcomes(engine)
+
+
+def test_from_create_all_a_downgrade_that_leaves_an_index_behind_is_caught(project, run_checks, engine):
+    forgetful = ADOPTED["0002_orders"].replace(
+        "    op.create_table(\n",
+        '    op.create_index("ix_customer_name", "customer", ["name"])\n    op.create_table(\n',
+        1,
+    )
+    assert "ix_customer_name" in forgetful  # the downgrade does not drop it
+    project(
+        {**ADOPTED, "0002_orders": forgetful},
+        ADOPTED_MODELS.replace(
+            'sa.Column("name", sa.String(80), nullable=False)',
+            'sa.Column("name", sa.String(80), nullable=False, index=True)',
+        ),
+        pytest_ini="migrations_start = create_all\n",
+    )
+    result = run_checks(engines=engine)
+    assert item_outcomes(result) == expected_outcomes(
+        engine,
+        test_stepwise_roundtrip="failed",
+        test_upgrade="failed",
+        test_roundtrip="failed",
+        test_model_matches_migrations="failed",
+    )
+    stepwise = failure_lines(result, f"test_stepwise_roundtrip[{engine}]")
+    assert stepwise[1] == (
+        'upgrade to 0002 ("orders", migrations/versions/0002_orders.py), run again after its downgrade, '
+        f"failed on {engine}."
+    )
+    assert stepwise[-2].startswith("while running: CREATE INDEX ix_customer_name")
+    assert failure_lines(result, f"test_upgrade[{engine}]")[1:] == [
+        f"the upgrade to 0002 fails on top of its own downgrade (see test_stepwise_roundtrip[{engine}]); "
+        "the walk back up to head stops there."
+    ]
+
+
+def test_without_create_all_such_a_history_cannot_start(project, run_checks):
+    project(ADOPTED, ADOPTED_MODELS)
+    result = run_checks()
+    lines = failure_lines(result, "test_upgrade[sqlite]")
+    assert lines[1].startswith('upgrade to 0001 ("customer email"')
+    assert lines[-1] == "sqlite3.OperationalError: no such table: customer"
