@@ -23,7 +23,8 @@ HERE = Path(__file__).resolve().parent
 CHILD = r"""
 import collections, functools, sys, time
 import pytest
-from pytest_migrations import checks, schema, seeding
+from pytest_migrations import schema, seeding
+from pytest_migrations.checks import engine as checks
 
 totals = collections.defaultdict(float)
 counts = collections.Counter()

@@ -28,7 +28,8 @@ import run  # benchmarks/run.py: the same floor, environment and generated proje
 CHILD = r"""
 import sys
 import pytest
-from pytest_migrations import checks, schema
+from pytest_migrations import schema
+from pytest_migrations.checks import engine as checks
 
 rung = sys.argv.pop(1)
 if rung in ("moves", "schema"):
