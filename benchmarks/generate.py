@@ -18,6 +18,10 @@ downgrade undoes its upgrade on SQLite, PostgreSQL and MariaDB/MySQL.
 A dropped column takes its values with it, which is real data loss; those
 revisions are listed under `migrations_allow_data_loss` in pytest.ini, the way
 a project declares a loss it intends.
+
+`--broken K` makes a history nobody ever downgraded: K revisions, spread evenly
+(never the first three), get a downgrade that fails at its first step, half with
+`raise NotImplementedError` and half with SQL the database refuses.
 """
 
 from __future__ import annotations
@@ -705,9 +709,26 @@ def render_env() -> str:
     return text.replace(old, "from models import metadata  # noqa: E402\n\ntarget_metadata = metadata\n", 1)
 
 
-def write_project(count: int, outdir: Path, seed: int = 2024) -> Generator:
+BROKEN_DOWNGRADES = (
+    ['raise NotImplementedError("this downgrade was never written")'],
+    ['op.execute("DELETE FROM table_that_never_existed")'],
+)
+
+
+def break_downgrades(gen: Generator, broken: int) -> None:
+    """Replace the downgrades of `broken` revisions, spread evenly past the first three, with failing ones."""
+    candidates = gen.revisions[3:]
+    if broken > len(candidates):
+        raise SystemExit(f"--broken {broken}: only {len(candidates)} revisions can be broken")
+    for number in range(broken):
+        revision = candidates[number * len(candidates) // broken]
+        revision.downgrade = list(BROKEN_DOWNGRADES[number % 2])
+
+
+def write_project(count: int, outdir: Path, seed: int = 2024, broken: int = 0) -> Generator:
     gen = Generator(seed)
     gen.generate(count)
+    break_downgrades(gen, broken)
     if outdir.exists():
         shutil.rmtree(outdir)
     versions = outdir / "migrations" / "versions"
@@ -747,10 +768,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("count", type=int, help="number of revisions")
     parser.add_argument("outdir", type=Path)
     parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--broken", type=int, default=0, help="revisions whose downgrade fails")
     args = parser.parse_args(argv)
     if args.count < 1:
         parser.error("N must be at least 1")
-    gen = write_project(args.count, args.outdir.resolve(), args.seed)
+    gen = write_project(args.count, args.outdir.resolve(), args.seed, args.broken)
     kinds: dict[str, int] = {}
     for rev in gen.revisions:
         word = rev.message.split()[0]
