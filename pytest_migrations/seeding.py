@@ -435,9 +435,18 @@ def _column_renamed(old: TableRows, new: TableRows, col: str) -> bool:
 
 
 def losses_after_downgrade(
-    before: dict[str, TableRows], after: dict[str, TableRows | None], label: str
+    before: dict[str, TableRows],
+    after: dict[str, TableRows | None],
+    label: str,
+    after_upgrade: dict[str, TableRows | None] | None = None,
+    upgrade_label: str = "",
 ) -> list[tuple[str, str]]:
-    """(table, text): after a downgrade every row and value recorded before the upgrade must be back exactly."""
+    """(table, text): after a downgrade every row and value recorded before the upgrade must be back exactly.
+
+    A value the upgrade changed in a column it kept, and the downgrade left as the upgrade made it,
+    is the upgrade's doing: given the rows `after_upgrade`, that change is reported under
+    `upgrade_label`, not blamed on the downgrade that merely did not undo it.
+    """
     out: list[tuple[str, str]] = []
     for name, old in sorted(before.items()):
         if name not in after:
@@ -469,18 +478,39 @@ def losses_after_downgrade(
             changed = [
                 k for k, row in old.rows.items() if k in new_rows and not _same(row.get(col), new_rows[k].get(col))
             ]
-            if changed:
-                first = changed[0]
+            upgraded = _rows_by_key(old, (after_upgrade or {}).get(name))
+            by_upgrade = [
+                k
+                for k in changed
+                if upgraded is not None
+                and k in upgraded
+                and col in upgraded[k]
+                and _same(upgraded[k].get(col), new_rows[k].get(col))
+            ]
+            for step, keys in ((upgrade_label, by_upgrade), (label, [k for k in changed if k not in by_upgrade])):
+                if not keys:
+                    continue
+                first = keys[0]
                 after_value = new_rows[first].get(col)
                 verb = "lost values of" if after_value is None else "changed values of"
+                undone = " (its downgrade leaves them so)" if step is upgrade_label else ""
                 out.append(
                     (
                         name,
-                        f"{label} {verb} {name}.{col} in {len(changed)} of {len(old.rows)} rows: "
-                        f"{_key_text(old, first)} {_fmt(old.rows[first].get(col))} -> {_fmt(after_value)}",
+                        f"{step} {verb} {name}.{col} in {len(keys)} of {len(old.rows)} rows: "
+                        f"{_key_text(old, first)} {_fmt(old.rows[first].get(col))} -> {_fmt(after_value)}{undone}",
                     )
                 )
     return out
+
+
+def _rows_by_key(old: TableRows, rows: TableRows | None) -> dict[tuple[Any, ...], dict[str, Any]] | None:
+    """`rows` keyed the way `old` is, when its key columns survived; None when they cannot be matched."""
+    if rows is None:
+        return None
+    if old.key_columns and set(old.key_columns) <= set(rows.columns):
+        return {tuple(row.get(c) for c in old.key_columns): row for row in rows.rows.values()}
+    return None
 
 
 def _same(a: Any, b: Any) -> bool:

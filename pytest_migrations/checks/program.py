@@ -217,7 +217,11 @@ def walk_program(
                 touched |= seeding.tables_affected(down_statements, every, before, seeding.enforces_foreign_keys(conn))
                 fresh = refresh(touched, back)
                 downgrade_losses = seeding.losses_after_downgrade(
-                    {t: before_rows[t] for t in touched if t in before_rows}, fresh, f"downgrade {rev} -> {parent}{on}"
+                    {t: before_rows[t] for t in touched if t in before_rows},
+                    fresh,
+                    f"downgrade {rev} -> {parent}{on}",
+                    after_known,
+                    f"upgrade {parent} -> {rev}{on}",
                 )
                 data_findings(verdicts[DATA], attribute_losses(upgrade_losses, downgrade_losses), rev, options, project)
 
@@ -355,10 +359,12 @@ def walk_program(
                 )
             touched: set[str] = set()
             upgrade_losses: list[tuple[str, str]] = []
+            upgraded_rows: dict[str, seeding.TableRows | None] = {}
             if state is not None:
                 every = below.tables.keys() | again.tables.keys()
                 touched = seeding.tables_affected(ran, every, below, seeding.enforces_foreign_keys(conn))
                 fresh = refresh(touched, again)
+                upgraded_rows = dict(fresh)
                 upgrade_losses = seeding.losses_after_upgrade(
                     {t: before_rows[t] for t in touched if t in before_rows}, fresh, f"upgrade {parent} -> {rev}{on}"
                 )
@@ -380,7 +386,11 @@ def walk_program(
                 touched |= seeding.tables_affected(ran, every, below, seeding.enforces_foreign_keys(conn))
                 fresh = refresh(touched, back)
                 downgrade_losses = seeding.losses_after_downgrade(
-                    {t: before_rows[t] for t in touched if t in before_rows}, fresh, f"downgrade {rev} -> {parent}{on}"
+                    {t: before_rows[t] for t in touched if t in before_rows},
+                    fresh,
+                    f"downgrade {rev} -> {parent}{on}",
+                    upgraded_rows,
+                    f"upgrade {parent} -> {rev}{on}",
                 )
                 data_findings(verdicts[DATA], attribute_losses(upgrade_losses, downgrade_losses), rev, options, project)
             current = back
