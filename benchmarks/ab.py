@@ -1,6 +1,7 @@
 """Before/after: time `pytest --migrations` from two versions of the plugin, interleaved.
 
     python benchmarks/ab.py REF [--against worktree] [--sizes 50 200] [--engines postgresql] [--repeat 5]
+    python benchmarks/ab.py REF --project examples/blog --engines sqlite postgresql mysql
 
 This machine's speed drifts by a third within minutes, so two separate run.py invocations
 cannot show a 5% change. Here every round runs both versions back to back on the same
@@ -35,14 +36,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engines", nargs="+", default=["postgresql"])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--project", type=Path, help="time this project (e.g. examples/blog) instead of generated ones")
     args = parser.parse_args(argv)
 
     sides = {"before": plugin_at(args.before), "after": plugin_at(args.against)}
     print(f"before: {sides['before']['describe']}\nafter:  {sides['after']['describe']}\n")
     print("| engine | N | before s | after s | after/before (median of rounds) |")
     print("| --- | ---: | ---: | ---: | ---: |")
-    for size in args.sizes:
-        project = run.project_for(size, args.seed)
+    projects = (
+        [(str(args.project), args.project.resolve())]
+        if args.project
+        else [(str(size), run.project_for(size, args.seed)) for size in args.sizes]
+    )
+    for size, project in projects:
         for engine in args.engines:
             times: dict[str, list[float]] = {"before": [], "after": []}
             for _ in range(args.repeat):

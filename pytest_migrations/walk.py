@@ -10,6 +10,7 @@ steps. That is what keeps the whole verdict close to the cost of a plain
 
 from __future__ import annotations
 
+import functools
 import signal
 import threading
 import time
@@ -42,6 +43,9 @@ class Move:
     tolerant: bool = False
     # Alembic records the move in its version table, nothing runs: the database is already there.
     record_only: bool = False
+    # "open" / "close": the move begins / ends a cycle of two moves undone together if either fails
+    # (walk.Cycle): the stepwise check's downgrade and re-upgrade.
+    cycle: str | None = None
     # A first upgrade from base: if it fails, it is tried again as part of one `alembic upgrade` command
     # (with what Alembic remembers of the types that command made); if it still fails, the walk ends.
     as_in_one_command: bool = False
@@ -146,10 +150,10 @@ def drive(project: Project, url: URL, program: Program, server: Any = None) -> D
             result = None
             if interrupted():
                 raise KeyboardInterrupt  # noticed earlier, but swallowed where it landed
-            in_cycle = cycle is not None and move.phase == "stepwise" and move.direction == "upgrade"
-            if previous is not None and previous.direction != move.direction and not in_cycle:
+            closes = cycle is not None and move.cycle == "close"
+            if previous is not None and previous.direction != move.direction and not closes:
                 start_new_transaction(context)
-            if move.phase == "stepwise" and move.direction == "downgrade" and savepoints:
+            if move.cycle == "open" and savepoints:
                 cycle = Cycle.begin(context)
             previous = move
             revision = script.get_revision(move.revision)
@@ -160,9 +164,14 @@ def drive(project: Project, url: URL, program: Program, server: Any = None) -> D
             outcome_of_step = StepResult()
             if move.record_only:
                 step.migration_fn = lambda **kw: None  # type: ignore[attr-defined]
-            elif move.tolerant:
+            elif move.tolerant and not (move.as_in_one_command and not command_memo):
+                # A first upgrade is worth a savepoint only once the command has made types to remember.
+                undo = Undo(connection, cycle.savepoint if cycle is not None else None)
+                if closes:  # rolled back past the opening move: Alembic then records this one from where it began
+                    before = (revision.down_revision or "base") if move.direction == "upgrade" else revision.revision
+                    undo.then = functools.partial(context.stamp, script, before)
                 step.migration_fn = tolerant(  # type: ignore[attr-defined]
-                    step.migration_fn, context, savepoints, move, outcome_of_step, command_memo
+                    step.migration_fn, context, savepoints, move, outcome_of_step, command_memo, undo
                 )
             state["current"] = move
             # Alembic remembers named types (PostgreSQL enums) it created in this context and skips
@@ -176,11 +185,8 @@ def drive(project: Project, url: URL, program: Program, server: Any = None) -> D
                     raise outcome_of_step.error  # the walk ends at a first upgrade that fails
                 _remember(command_memo, context.impl.memo)
             state["current"] = None
-            if in_cycle or (move.record_only and cycle is not None):
-                assert cycle is not None
-                outcome_of_step.restored = cycle.end(
-                    context, undo=outcome_of_step.error is not None and not move.record_only
-                )
+            if cycle is not None and move.cycle == "close":
+                cycle.end(context)
                 cycle = None
             if move.tolerant or move.record_only:
                 result = outcome_of_step
@@ -219,10 +225,11 @@ def drive(project: Project, url: URL, program: Program, server: Any = None) -> D
 class Cycle:
     """The savepoint around a revision's downgrade and re-upgrade (the stepwise cycle).
 
-    If the re-upgrade fails, rolling it back returns the database to the state after the first
-    upgrade, so the walk goes on from there. While it is open, Alembic must not commit between
-    the two moves: on engines it deems without transactional DDL (SQLite) it commits after each
-    step unless it thinks a transaction is already its own, so the savepoint is lent to it.
+    If either fails, the database is rolled back to it: the state after the first upgrade, where
+    the walk goes on. One savepoint a revision, not one a move: each costs a round trip. While it
+    is open, Alembic must not commit between the two moves: on engines it deems without
+    transactional DDL (SQLite) it commits after each step unless it thinks a transaction is
+    already its own, so the savepoint is lent to it.
     """
 
     savepoint: sa.engine.NestedTransaction
@@ -238,17 +245,39 @@ class Cycle:
             context._transaction = savepoint  # type: ignore[assignment]
         return cls(savepoint, lent)
 
-    def end(self, context: MigrationContext, undo: bool) -> bool:
-        """Release the savepoint, or roll back to it; True if the database is back where the cycle began."""
+    def end(self, context: MigrationContext) -> None:
         if self.lent:
             context._transaction = None
-        if not self.savepoint.is_active:  # something committed in between (transaction_per_migration)
+        if self.savepoint.is_active:  # not if something committed in between (transaction_per_migration)
+            self.savepoint.commit()
+
+
+@dataclass
+class Undo:
+    """How a tolerant move's failure is undone: back to the cycle's savepoint, or to one of the move's own."""
+
+    connection: sa.Connection
+    cycle: sa.engine.NestedTransaction | None = None
+    own: sa.engine.NestedTransaction | None = None
+    then: Callable[[], None] | None = None  # after rolling back: set the version table for Alembic's bookkeeping
+
+    def begin(self) -> None:
+        if self.cycle is None:
+            self.own = self.connection.begin_nested()
+
+    def keep(self) -> None:
+        if self.own is not None and self.own.is_active:
+            self.own.commit()
+
+    def rollback(self) -> bool:
+        """Undo the move; False if nothing can be (a revision's autocommit_block() committed the savepoint)."""
+        savepoint = self.cycle if self.cycle is not None else self.own
+        if savepoint is None or not savepoint.is_active:
             return False
-        if undo:
-            self.savepoint.rollback()
-            return True
-        self.savepoint.commit()
-        return False
+        savepoint.rollback()  # the cycle's is spent then: Cycle.end finds it so and leaves it
+        if self.then is not None:
+            self.then()
+        return True
 
 
 def _remember(command_memo: dict[str, Any], memo: dict[str, Any]) -> None:
@@ -266,61 +295,84 @@ def tolerant(
     move: Move,
     result: StepResult,
     command_memo: dict[str, Any],
+    undo: Undo,
 ) -> Callable[..., None]:
     """`migration_fn` run so that its failure is recorded in `result` instead of raised.
 
-    In a savepoint where the engine has them: a failure is rolled back at once (PostgreSQL refuses
-    every statement after an error until then), and, when the move says how, tried again on empty
-    tables in a second savepoint that is rolled back too, to tell the rows' part. A first upgrade
-    that fails is tried again with what one `alembic upgrade` command would remember of the types
-    the revisions before it created: if it passes so, it is kept, and the walk goes on.
+    Where the engine has savepoints, a failure is undone at once (PostgreSQL refuses every
+    statement after an error until then): back to the stepwise cycle's savepoint, or to the
+    move's own. Then, when the move says how, it is tried again on empty tables in another
+    savepoint that is rolled back too, to tell the rows' part. A first upgrade that fails is
+    tried again with what one `alembic upgrade` command would remember of the types the
+    revisions before it created: if it passes so, it is kept, and the walk goes on.
     """
-
     connection = context.connection
     assert connection is not None
 
     def run(**kw: Any) -> None:
-        savepoint = connection.begin_nested() if savepoints else None
+        if savepoints:
+            undo.begin()
         try:
             migration_fn(**kw)
         except Exception as exc:
             result.error = exc
-        # A revision's autocommit_block() commits, and every savepoint with it: then nothing can be undone.
-        if savepoint is None or not savepoint.is_active:
+        if not savepoints:
             return
         if result.error is None:
-            savepoint.commit()
+            undo.keep()
             return
-        savepoint.rollback()
-        result.restored = True
-        if move.as_in_one_command and command_memo:
-            again = connection.begin_nested()
-            context.impl.memo = {
-                key: set(value) if isinstance(value, set) else value for key, value in command_memo.items()
-            }
-            try:
-                migration_fn(**kw)
-            except Exception:
-                again.rollback()
-            else:
-                again.commit()
-                result.passes_in_one_command = True
-                result.restored = False
+        result.restored = undo.rollback()
+        if not result.restored:
             return
-        if move.emptier is not None:
-            retry = connection.begin_nested()
-            context.impl.memo = {}  # the failed attempt may have noted types as made: start as it did
-            try:
-                move.emptier(connection)
-                migration_fn(**kw)
-                result.passes_without_rows = True
-            except Exception:
-                result.passes_without_rows = False
-            finally:
-                if retry.is_active:
-                    retry.rollback()
+        if move.as_in_one_command:
+            _try_as_in_one_command(migration_fn, context, command_memo, result, kw)
+        elif move.emptier is not None:
+            _try_without_rows(migration_fn, context, move.emptier, result, kw)
 
     return run
+
+
+def _try_as_in_one_command(
+    migration_fn: Callable[..., None],
+    context: MigrationContext,
+    command_memo: dict[str, Any],
+    result: StepResult,
+    kw: dict[str, Any],
+) -> None:
+    connection = context.connection
+    assert connection is not None
+    again = connection.begin_nested()
+    context.impl.memo = {key: set(value) if isinstance(value, set) else value for key, value in command_memo.items()}
+    try:
+        migration_fn(**kw)
+    except Exception:
+        again.rollback()
+    else:
+        again.commit()
+        result.passes_in_one_command = True
+        result.restored = False
+
+
+def _try_without_rows(
+    migration_fn: Callable[..., None],
+    context: MigrationContext,
+    emptier: Callable[[sa.Connection], None],
+    result: StepResult,
+    kw: dict[str, Any],
+) -> None:
+    connection = context.connection
+    assert connection is not None
+    retry = connection.begin_nested()
+    context.impl.memo = {}  # the failed attempt may have noted types as made: start as it did
+    try:
+        emptier(connection)
+        migration_fn(**kw)
+        result.passes_without_rows = True
+    except Exception:
+        result.passes_without_rows = False
+    finally:
+        if retry.is_active:
+            retry.rollback()
 
 
 @contextmanager

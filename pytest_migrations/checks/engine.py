@@ -179,7 +179,7 @@ def run_engine(
                     f"are not the cause (see {UPGRADE}[{engine}])."
                 )
                 pending_data_failure = None
-            verdicts[PHASE_OWNER[move.phase]].problem(step_failure(project, engine, move, error, with_rows=False))
+            verdicts[PHASE_OWNER[move.phase]].problem(_failure(project, engine, walk, move, error))
             if move.phase in ("upgrade", "replay"):
                 blocked = f"not checked: the upgrade to {move.revision} fails (see {UPGRADE}[{engine}])."
                 for check in (STEPWISE, DOWNGRADE, ROUNDTRIP, MODEL, DATA):
@@ -199,3 +199,19 @@ def run_engine(
         )
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _failure(project: Project, engine: str, walk: Walk, move: Move, error: BaseException) -> str:
+    """A move that ended the walk; the same cause told earlier in the walk is pointed at, not told again."""
+    on = "" if move.bind is None else f" [bind {move.bind or 'default'}]"
+    if move.phase == "roundtrip" and move.revision in walk.only_in_one_command:
+        return (
+            f"the upgrade to {move.revision}{on} fails in a command of its own (see {UPGRADE}[{engine}]); "
+            "base -> head stops there."
+        )
+    if move.phase == "roundtrip" and move.revision in walk.failed_reupgrades:
+        return (
+            f"the upgrade to {move.revision}{on} fails again after its downgrade (see {STEPWISE}[{engine}]); "
+            "base -> head stops there."
+        )
+    return step_failure(project, engine, move, error, with_rows=False)
