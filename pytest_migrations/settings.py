@@ -246,7 +246,6 @@ def read_settings(config: pytest.Config) -> Settings:
     opt = config.getoption
     rootdir = Path(config.rootpath)
 
-    flask_env = dotenv_values(rootdir)
     config_value = _first(opt("--migrations-config"), config.getini("migrations_config"))
     flask_app = _first(opt("--migrations-flask-app", None), config.getini("migrations_flask_app"))
     flask_origin = "--migrations-flask-app" if opt("--migrations-flask-app", None) else "migrations_flask_app"
@@ -260,7 +259,7 @@ def read_settings(config: pytest.Config) -> Settings:
         config_path = rootdir / "alembic.ini"
         alembic_here = config_path.exists() or _has_alembic_table(rootdir / "pyproject.toml")
         if not alembic_here and flask_app is None:
-            flask_app, flask_origin = _flask_app_as_flask_finds_it(rootdir, flask_env)
+            flask_app, flask_origin = _flask_app_as_flask_finds_it(rootdir, dotenv_values(rootdir))
         if not alembic_here and flask_app:
             config_path = None
 
@@ -314,6 +313,6 @@ def read_settings(config: pytest.Config) -> Settings:
         flask_app_origin=flask_origin,
         url_env=tuple(config.getini("migrations_url_env")),
         version_locations=_version_locations(config.getini("migrations_version_locations"), rootdir),
-        flask_env=flask_env,
+        flask_env=dotenv_values(rootdir) if flask_app else {},  # read only for a Flask app: it costs an import
         start=_start(config.getini("migrations_start")),
     )
