@@ -20,8 +20,9 @@ revisions are listed under `migrations_allow_data_loss` in pytest.ini, the way
 a project declares a loss it intends.
 
 `--broken K` makes a history nobody ever downgraded: K revisions, spread evenly
-(never the first three), get a downgrade that fails at its first step, half with
-`raise NotImplementedError` and half with SQL the database refuses.
+(never the first three), get a downgrade that fails, in turn: with `raise
+NotImplementedError`, with SQL the database refuses, and after a first statement
+that changed the schema (which MySQL cannot undo: the walk must rebuild past it).
 """
 
 from __future__ import annotations
@@ -712,6 +713,10 @@ def render_env() -> str:
 BROKEN_DOWNGRADES = (
     ['raise NotImplementedError("this downgrade was never written")'],
     ['op.execute("DELETE FROM table_that_never_existed")'],
+    [
+        'op.create_table("half_done_{number}", sa.Column("id", sa.Integer(), primary_key=True))',
+        'op.execute("DELETE FROM table_that_never_existed")',
+    ],
 )
 
 
@@ -722,7 +727,7 @@ def break_downgrades(gen: Generator, broken: int) -> None:
         raise SystemExit(f"--broken {broken}: only {len(candidates)} revisions can be broken")
     for number in range(broken):
         revision = candidates[number * len(candidates) // broken]
-        revision.downgrade = list(BROKEN_DOWNGRADES[number % 2])
+        revision.downgrade = [line.format(number=number) for line in BROKEN_DOWNGRADES[number % 3]]
 
 
 def write_project(count: int, outdir: Path, seed: int = 2024, broken: int = 0) -> Generator:

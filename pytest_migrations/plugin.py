@@ -107,7 +107,12 @@ class MigrationsFile(pytest.File):
         items = []
         for check in checks.CHECKS:
             for engine in settings.engines:
-                item = MigrationCheck.from_parent(self, name=f"{check}[{engine}]", check=check, engine=engine)
+                # The node id spelled as pytest spells a parametrized test's, so that pytest 9's structured
+                # ids (path, names, params) match what --lf / --sw recorded.
+                name = f"{check}[{engine}]"
+                item = MigrationCheck.from_parent(
+                    self, name=name, nodeid=f"{self.nodeid}::{name}", check=check, engine=engine
+                )
                 item.add_marker(pytest.mark.migrations)
                 items.append(item)
         return items

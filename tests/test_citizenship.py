@@ -1,0 +1,75 @@
+"""The checks behave as any parametrized pytest test: --lf, --sw, -k, --deselect, junit names."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import revision
+
+# A downgrade that forgets its column: test_stepwise_roundtrip fails, the others pass.
+FORGETFUL = {
+    "0001_t": revision(
+        "0001", None, 'op.create_table("t", sa.Column("id", sa.Integer(), primary_key=True))', 'op.drop_table("t")'
+    ),
+    "0002_x": revision("0002", "0001", 'op.add_column("t", sa.Column("x", sa.Integer()))', "pass"),
+}
+MODELS = 't = sa.Table("t", metadata, sa.Column("id", sa.Integer(), primary_key=True), sa.Column("x", sa.Integer()))\n'
+# pytest's cache is what --lf and --sw read: the usual QUIET options turn it off, these keep it.
+ARGS = ("--migrations", "-p", "no:hypothesispytest", "-p", "no:benchmark", "-p", "no:randomly")
+
+
+def ran(result: pytest.RunResult) -> dict[str, str]:
+    return {
+        report.nodeid: report.outcome
+        for report in result.reprec.getreports("pytest_runtest_logreport")
+        if report.when == "call" or report.outcome != "passed"
+    }
+
+
+@pytest.fixture
+def forgetful(project, pytester):
+    project(FORGETFUL, MODELS)
+    pytester.makepyfile(test_mine="def test_ok():\n    pass\n\ndef test_bad():\n    assert False\n")
+
+
+def test_last_failed_reruns_the_failed_checks_beside_ordinary_tests(forgetful, pytester):
+    first = pytester.runpytest(*ARGS)
+    first.assert_outcomes(passed=7, failed=2)
+    again = pytester.runpytest(*ARGS, "--lf")
+    assert ran(again) == {
+        "alembic.ini::test_stepwise_roundtrip[sqlite]": "failed",
+        "test_mine.py::test_bad": "failed",
+    }
+    again.stdout.fnmatch_lines(["*rerun previous 2 failures*"])
+
+
+def test_stepwise_continues_from_the_failed_check(forgetful, pytester):
+    first = pytester.runpytest(*ARGS, "--sw", "alembic.ini")
+    assert ran(first)["alembic.ini::test_stepwise_roundtrip[sqlite]"] == "failed"
+    assert "alembic.ini::test_model_matches_migrations[sqlite]" not in ran(first)  # stopped there
+    second = pytester.runpytest(*ARGS, "--sw", "alembic.ini")
+    assert next(iter(ran(second))) == "alembic.ini::test_stepwise_roundtrip[sqlite]"
+
+
+def test_keyword_and_deselect_pick_checks_by_name_and_engine(forgetful, pytester):
+    picked = pytester.runpytest(*ARGS, "alembic.ini", "-k", "roundtrip and not stepwise")
+    assert set(ran(picked)) == {"alembic.ini::test_roundtrip[sqlite]"}
+    rest = pytester.runpytest(
+        *ARGS, "alembic.ini", "--deselect", "alembic.ini::test_stepwise_roundtrip[sqlite]", "-k", "not test_single"
+    )
+    assert set(ran(rest)) == {
+        f"alembic.ini::{check}[sqlite]"
+        for check in (
+            "test_upgrade",
+            "test_downgrade",
+            "test_roundtrip",
+            "test_model_matches_migrations",
+            "test_data_preserved",
+        )
+    }
+
+
+def test_junit_names_a_check_as_a_parametrized_test(forgetful, pytester):
+    pytester.runpytest(*ARGS, "alembic.ini", "--junitxml=out.xml")
+    xml = (pytester.path / "out.xml").read_text()
+    assert 'classname="alembic.ini" name="test_stepwise_roundtrip[sqlite]"' in xml
