@@ -155,7 +155,9 @@ class MigrationCheck(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, CheckFailed):
-            return str(excinfo.value)
+            from pytest_migrations.reporting import failure_repr
+
+            return failure_repr(str(excinfo.value), self.path)
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:

@@ -26,6 +26,26 @@ def failure_text(check: str, engine: str, verdict: Verdict) -> str:
     return mask_text(f"{check}[{engine}] failed:\n{notes}{body}")
 
 
+def failure_repr(text: str, path: Any) -> Any:
+    """A failure's text, carrying its reason where pytest's short test summary looks for one.
+
+    pytest shows `reprcrash.message` after `FAILED node id`; a plain string would show only the
+    message's first line, `check[engine] failed:`. Built from pytest's own report classes so that
+    pytest-xdist carries it from the workers whole. Where they are missing, the text as it is.
+    """
+    try:
+        from _pytest._code.code import ReprEntryNative, ReprExceptionInfo, ReprFileLocation, ReprTraceback
+    except ImportError:  # pragma: no cover - present in every pytest this plugin supports
+        return text
+    lines = text.splitlines()
+    reason = next((line for line in lines[1:] if line.strip() and not line.startswith("note: ")), lines[0])
+    entry = ReprEntryNative([text if text.endswith("\n") else text + "\n"])
+    return ReprExceptionInfo(
+        reprtraceback=ReprTraceback(reprentries=[entry], extraline=None, style="native"),
+        reprcrash=ReprFileLocation(path=str(path), lineno=0, message=reason),
+    )
+
+
 def item_record(check: str, engine: str, report: EngineReport | None, notes: list[str] | None = None) -> dict[str, Any]:
     record: dict[str, Any] = {"check": check, "engine": engine, "notes": [mask_text(note) for note in notes or []]}
     if report is not None:

@@ -350,7 +350,8 @@ def test_prepare_hook_that_fails_is_reported_and_leaves_no_database(project, run
     assert item_outcomes(result) == expected_outcomes(
         "postgresql", **{check: "failed" for check in CHECKS if check != "test_single_head"}
     )
-    assert failure_lines(result, "test_roundtrip[postgresql]")[1:] == [
+    assert failure_lines(result, "test_roundtrip[postgresql]")[1:] == ["not checked: see test_upgrade[postgresql]."]
+    assert failure_lines(result, "test_upgrade[postgresql]")[1:] == [
         "the pytest_migrations_prepare_database hook failed on postgresql, before any migration ran "
         "(nothing was checked).",
         f"at {pytester.path / 'conftest.py'}:4",  # the hook's line, not the driver's

@@ -109,9 +109,7 @@ def run_engine(
             try:
                 database = fresh_database(server, prepare)
             except PrepareFailed as exc:
-                blocked = str(exc)
-                for verdict in verdicts.values():
-                    verdict.problem(blocked)
+                blocked = _told_once(verdicts, str(exc), engine)
                 break
             try:
                 program = walk_program(project, walk, options, reader, supply, on_metadata, engine, metadata)
@@ -159,14 +157,11 @@ def run_engine(
             error = outcome.error
             assert error is not None
             if outcome.error_in == "env":
-                blocked = env_failure(project, engine, error)
-                for verdict in verdicts.values():
-                    verdict.problem(blocked)
+                blocked = _told_once(verdicts, env_failure(project, engine, error), engine)
                 break
             if outcome.error_in == "check" or move is None:
                 text = f"pytest-migrations could not inspect the database on {engine}: {describe_error(error)}"
-                for verdict in verdicts.values():
-                    verdict.problem(text)
+                _told_once(verdicts, text, engine)
                 break
             if seed and move.phase == "upgrade":
                 pending_data_failure = move
@@ -215,3 +210,11 @@ def _failure(project: Project, engine: str, walk: Walk, move: Move, error: BaseE
             "base -> head stops there."
         )
     return step_failure(project, engine, move, error, with_rows=False)
+
+
+def _told_once(verdicts: dict[str, Verdict], text: str, engine: str) -> str:
+    """A cause that stops every check: test_upgrade tells it, the others point there. Returns the pointer."""
+    pointer = f"not checked: see {UPGRADE}[{engine}]."
+    for check, verdict in verdicts.items():
+        verdict.problem(text if check == UPGRADE else pointer)
+    return pointer
