@@ -35,7 +35,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
 from pytest_migrations.guard import guarded, refuse_foreign, throwaway_databases
-from pytest_migrations.project import Project
+from pytest_migrations.project import Project, importable
 from pytest_migrations.providers import ProviderUnavailable
 
 # Async drivers per engine, in the order they are preferred; the module is what must be installed.
@@ -207,6 +207,7 @@ def run_env(
     try:
         with ExitStack() as stack:
             stack.enter_context(preserved_logging())
+            stack.enter_context(importable(project.import_paths))  # env.py imports the project's models
             # Recorded, not raised: they come from the project's code, which the checks judge by its
             # migrations; they are shown in pytest's warnings summary (see reporting).
             found = stack.enter_context(warnings.catch_warnings(record=True))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +20,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
-from pytest_migrations.project import Project, ProjectError, _short_exception, builds_async_engine, describe_history
+from pytest_migrations.project import (
+    Project,
+    ProjectError,
+    _short_exception,
+    builds_async_engine,
+    describe_history,
+    importable,
+)
 from pytest_migrations.providers import Server
 
 
@@ -122,7 +130,13 @@ def load_flask_project(
     ref: str, rootdir: Path, origin: str = "migrations_flask_app", env: dict[str, str] | None = None
 ) -> Project:
     """`origin` names where `ref` came from (flag, ini key or FLASK_APP), for the messages."""
-    app = load_app(ref, rootdir, origin, env)
+    saved = list(sys.path)
+    try:
+        app = load_app(ref, rootdir, origin, env)
+    finally:  # flask's prepare_import puts the app's directory on sys.path; only while the plugin needs it
+        added = tuple(path for path in sys.path if path not in saved)
+        sys.path[:] = saved
+    paths = (*added, str(rootdir))
     state = getattr(app, "extensions", {}).get("migrate")
     if state is None:
         raise ProjectError(f"{origin} = {ref!r}: the app has no Flask-Migrate extension; call Migrate(app, db) in it.")
@@ -145,11 +159,9 @@ def load_flask_project(
     def environment(url: URL, server: Server | None) -> Any:
         return app_targeting(app, db, url, server)
 
-    project = describe_history(
-        config_path=directory / "alembic.ini",
-        rootdir=rootdir,
-        config=make_config(),
-    )
+    with importable(paths):
+        project = describe_history(config_path=directory / "alembic.ini", rootdir=rootdir, config=make_config())
+    project.import_paths = paths
     project.config_factory = make_config
     project.environment = environment
     project.flask_binds = _bind_keys(db, app)

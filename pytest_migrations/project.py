@@ -12,8 +12,9 @@ import re
 import sys
 import sysconfig
 import traceback
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,9 @@ class Project:
     async_env: bool = False
     # The pytest_migrations_run_env hook, which wraps each run of env.py (environment.run_once).
     run_env_hook: Callable[[Callable[[], None]], None] | None = None
+    # Where the project's own code is imported from (the config's directory, prepend_sys_path, the
+    # rootdir): on sys.path only while the plugin loads it or runs env.py (see `importable`).
+    import_paths: tuple[str, ...] = ()
 
     @property
     def code_roots(self) -> tuple[str, ...]:
@@ -75,9 +79,10 @@ class Project:
 
     def with_version_locations(self, directories: tuple[Path, ...], rootdir: Path) -> Project:
         """The same project with its revisions read from `directories` (a per-engine history)."""
-        script = ScriptDirectory.from_config(self.alembic_config())
-        script.version_locations = [str(directory) for directory in directories]
-        found = describe_history(self.config_path, rootdir, script=script)
+        with importable(self.import_paths):
+            script = ScriptDirectory.from_config(self.alembic_config())
+            script.version_locations = [str(directory) for directory in directories]
+            found = describe_history(self.config_path, rootdir, script=script)
         return replace(self, script=found.script, revisions=found.revisions, heads=found.heads)
 
     def resolve(self, ref: str, origin: str) -> str:
@@ -193,11 +198,12 @@ def load_project(config_path: Path, origin: str, rootdir: Path) -> Project:
         )
         raise ProjectError(f"{where}; add e.g. `script_location = %(here)s/migrations`.")
     # `prepend_sys_path = .` means "the project directory" to a user who runs alembic there.
-    here = str((ini or toml or config_path).parent)
-    if here not in sys.path:
-        sys.path.append(here)
-    project = describe_history(ini or toml or config_path, rootdir, config)
-    project.ini_path, project.toml_path = ini, toml
+    here = (ini or toml or config_path).parent
+    prepend = getattr(config, "get_prepend_sys_paths_list", lambda: None)() or []
+    paths = tuple(dict.fromkeys([*(str((here / path).resolve()) for path in prepend), str(here), str(rootdir)]))
+    with importable(paths):  # Alembic itself prepends prepend_sys_path for good; undone here
+        project = describe_history(ini or toml or config_path, rootdir, config)
+    project.ini_path, project.toml_path, project.import_paths = ini, toml, paths
     project.async_env = builds_async_engine(Path(project.script.dir) / "env.py")
     return project
 
@@ -222,8 +228,13 @@ def describe_history(
         raise ProjectError(f"{config_path}: {exc}{hint}") from None
 
     try:
-        ordered = list(reversed(list(script.revision_map.iterate_revisions("heads", "base"))))
-        heads = tuple(script.get_heads())
+        with warnings.catch_warnings():
+            # Alembic warns of a down_revision it cannot find, then fails on it: the ProjectError says it once.
+            warnings.filterwarnings(
+                "ignore", message=r"Revision \S+ referenced from .* is not present", category=UserWarning
+            )
+            ordered = list(reversed(list(script.revision_map.iterate_revisions("heads", "base"))))
+            heads = tuple(script.get_heads())
     except SyntaxError as exc:
         raise ProjectError(
             f"a revision file does not compile: {_short_exception(exc)}. Fix the file, then run again."
@@ -275,16 +286,30 @@ def _describe(script: Script, rootdir: Path) -> Revision:
     )
 
 
-def import_object(ref: str, origin: str, rootdir: Path) -> Any:
-    """Import `module:attr` (attr may be dotted, or a call like `create_app()`)."""
+@contextmanager
+def importable(paths: tuple[str, ...]) -> Iterator[None]:
+    """The project's code importable from `paths` for a while; sys.path as it was afterwards.
+
+    The plugin must not change sys.path for the whole session: the project's ordinary tests
+    would import its application only when --migrations is given. (Modules imported meanwhile
+    stay imported, as any import does.)
+    """
+    saved = list(sys.path)
+    sys.path[:0] = [path for path in paths if path not in saved]
+    try:
+        yield
+    finally:
+        sys.path[:] = saved
+
+
+def import_object(ref: str, origin: str, rootdir: Path, paths: tuple[str, ...] = ()) -> Any:
+    """Import `module:attr` (attr may be dotted, or a call like `create_app()`), from the rootdir or `paths`."""
     module_name, sep, attr = ref.partition(":")
     if not sep or not module_name or not attr:
         raise ProjectError(f"{origin} must look like module:attribute, got {ref!r}.")
-    root = str(rootdir)
-    if root not in sys.path:
-        sys.path.insert(0, root)
     try:
-        module = importlib.import_module(module_name)
+        with importable((str(rootdir), *paths)):
+            module = importlib.import_module(module_name)
     except Exception as exc:
         raise ProjectError(f"{origin} = {ref!r}: cannot import {module_name!r}: {_short_exception(exc)}") from None
     obj: Any = module

@@ -6,6 +6,7 @@ to the controller, so a parallel run prints the same summary as a serial one.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,17 +47,19 @@ def failure_repr(text: str, path: Any) -> Any:
     )
 
 
-def item_record(check: str, engine: str, report: EngineReport | None, notes: list[str] | None = None) -> dict[str, Any]:
+def item_record(check: str, engine: str, report: EngineReport | None, notes: list[str] | None = None) -> str:
+    """The item's user property: JSON, as junit XML and other report consumers can read it."""
     record: dict[str, Any] = {"check": check, "engine": engine, "notes": [mask_text(note) for note in notes or []]}
     if report is not None:
         slowest = sorted(report.upgrade_seconds.items(), key=lambda kv: kv[1], reverse=True)[:3]
         record.update(
             revisions=report.revisions,
+            walked=report.walked,
             seconds=round(report.seconds, 3),
             walks=report.walks,
             slowest=[[rev, round(sec, 4)] for rev, sec in slowest],
         )
-    return record
+    return json.dumps(record)
 
 
 @dataclass(eq=False)  # registered as a pytest plugin, so it must stay hashable
@@ -66,9 +69,10 @@ class Summary:
     notes: dict[str, dict[str, list[str]]] = field(default_factory=lambda: defaultdict(dict))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        for key, value in report.user_properties:
+        for key, text in report.user_properties:
             if key != PROPERTY:
                 continue
+            value = json.loads(text)
             engine, check = value["engine"], value["check"]
             if report.when == "call" or report.outcome != "passed":
                 self.outcomes[engine][check] = report.outcome
@@ -83,9 +87,15 @@ class Summary:
             stats = self.stats.get(engine, {})
             head = f"{engine}:"
             if stats:
-                revisions = f"{stats['revisions']} revision{'s' if stats['revisions'] != 1 else ''}"
+                total, walked = stats["revisions"], stats.get("walked", stats["revisions"])
+                revisions = f"{total} revision{'s' if total != 1 else ''}"
                 walks = f"{stats['walks']} walk{'s' if stats['walks'] != 1 else ''}"
-                head += f" {revisions} walked in {stats['seconds']:.2f}s ({walks})"
+                if walked == total:
+                    head += f" {revisions} walked in {stats['seconds']:.2f}s ({walks})"
+                elif walked:
+                    head += f" {walked} of {revisions} walked in {stats['seconds']:.2f}s ({walks})"
+                else:
+                    head += f" no revision walked, of {total}"
             out.append(head)
             by_outcome: dict[str, list[str]] = defaultdict(list)
             for check in CHECKS:

@@ -91,7 +91,7 @@ class MigrationsSession:
     def metadata(self) -> Any:
         if self._metadata is None and self.settings.metadata_ref:
             origin = "--migrations-metadata / migrations_metadata"
-            found = import_object(self.settings.metadata_ref, origin, self.settings.rootdir)
+            found = import_object(self.settings.metadata_ref, origin, self.settings.rootdir, self.project.import_paths)
             self._metadata = as_metadata(found, f"{origin} = {self.settings.metadata_ref!r}")
         return self._metadata
 

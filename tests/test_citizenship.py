@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from xml.etree import ElementTree
+
 import pytest
 
 from conftest import revision
@@ -69,7 +72,43 @@ def test_keyword_and_deselect_pick_checks_by_name_and_engine(forgetful, pytester
     }
 
 
-def test_junit_names_a_check_as_a_parametrized_test(forgetful, pytester):
+def test_junit_names_a_check_as_a_parametrized_test_and_its_property_is_json(forgetful, pytester):
     pytester.runpytest(*ARGS, "alembic.ini", "--junitxml=out.xml")
     xml = (pytester.path / "out.xml").read_text()
     assert 'classname="alembic.ini" name="test_stepwise_roundtrip[sqlite]"' in xml
+    case = ElementTree.fromstring(xml).find(".//testcase[@name='test_upgrade[sqlite]']")
+    assert case is not None
+    record = json.loads(case.find("properties/property[@name='pytest_migrations']").get("value"))
+    assert record["check"] == "test_upgrade" and record["engine"] == "sqlite"
+    assert record["revisions"] == record["walked"] == 2 and record["walks"] == 1
+
+
+def test_the_summary_does_not_claim_a_walk_that_did_not_happen(project, pytester):
+    root = project(FORGETFUL, MODELS)
+    env = root / "migrations" / "env.py"
+    env.write_text(
+        env.read_text().replace("config = context.config\n", 'config = context.config\nraise RuntimeError("boom")\n')
+    )
+    result = pytester.runpytest(*ARGS, "-p", "no:cacheprovider", "alembic.ini")
+    result.stdout.fnmatch_lines(["sqlite: no revision walked, of 2"])
+    assert "revisions walked in" not in result.stdout.str()
+
+
+def test_sys_path_is_left_as_pytest_set_it(project, pytester):
+    """The project's directory is on sys.path while the plugin loads its code and runs env.py, not after."""
+    project(FORGETFUL, MODELS)
+    tests = pytester.path / "tests"
+    tests.mkdir()
+    (tests / "test_paths.py").write_text(
+        "import sys\n\n"
+        f"PROJECT = {str(pytester.path)!r}\n\n"
+        "def test_the_project_directory_is_not_on_sys_path():\n"
+        "    assert PROJECT not in sys.path\n"
+    )
+    result = pytester.runpytest(*ARGS, "-p", "no:cacheprovider")
+    outcomes = ran(result)
+    assert outcomes["tests/test_paths.py::test_the_project_directory_is_not_on_sys_path"] == "passed"
+    assert outcomes["alembic.ini::test_model_matches_migrations[sqlite]"] == "passed"  # env.py imported models
+    assert list(outcomes).index("alembic.ini::test_upgrade[sqlite]") < list(outcomes).index(
+        "tests/test_paths.py::test_the_project_directory_is_not_on_sys_path"
+    )

@@ -82,6 +82,7 @@ def run_engine(
     heads: dict[str | None, schemas.Snapshot] = {}
     walk_metadata: dict[str | None, Any] = {}
     blocked: str | None = None
+    walked: set[str] = set()
 
     # The model's database is built beside the walk: creating a database costs a PostgreSQL server
     # a quarter of a second or more, and the walk does not need to wait for it.
@@ -125,6 +126,7 @@ def run_engine(
                 for move, seconds in outcome.timings:
                     if move.phase == "upgrade":
                         report.upgrade_seconds[move.revision] = seconds
+            walked.update(move.revision for move, _seconds in outcome.timings if move.phase in ("upgrade", "replay"))
             for check, verdict in walk.verdicts.items():
                 if check == DATA and not walk.seed:
                     continue
@@ -192,6 +194,7 @@ def run_engine(
         model_verdict(
             verdicts[MODEL], heads.get(bind), wanted, build, bind, options, blocked, bool(project.flask_binds)
         )
+    report.walked = len(walked)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -58,6 +58,7 @@ class EngineReport:
     revisions: int
     upgrade_seconds: dict[str, float] = field(default_factory=dict)
     walks: int = 0
+    walked: int = 0  # revisions whose first upgrade ran: fewer when the walk stopped early
     seconds: float = 0.0
     warnings: list[Any] = field(default_factory=list)  # raised by env.py and revisions, for pytest's summary
 
