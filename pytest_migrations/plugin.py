@@ -55,7 +55,35 @@ def get_session(config: pytest.Config) -> MigrationsSession:
         session = MigrationsSession(settings, supply_rows=supply, find_preparer=find_preparer, run_env=run_env)
         config.stash[SESSION] = session
         config.add_cleanup(session.close)
+        config.add_cleanup(terminate_as_interrupt())
     return config.stash[SESSION]
+
+
+def terminate_as_interrupt() -> Callable[[], None]:
+    """SIGTERM (a cancelled CI job, `timeout`, `docker stop`) stops the run as Ctrl-C does.
+
+    Python's default for SIGTERM ends the process on the spot: throwaway databases stay on the
+    server and private servers keep running. Routed to the SIGINT handler (the walk's own while it
+    runs, which notices interrupts a migration swallows), it unwinds through the same cleanup.
+    Only when nobody else handles SIGTERM, and only in the main thread. Returns the undo.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is not signal.SIG_DFL:
+        return lambda: None
+
+    def on_terminate(signum: int, frame: Any) -> None:
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler):
+            handler(signal.SIGINT, frame)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_terminate)
+    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 @pytest.hookimpl(trylast=True)

@@ -170,3 +170,45 @@ def test_ctrl_c_swallowed_or_replaced_still_stops_the_run(pytester, project, han
     result = pytester.runpytest_subprocess("--migrations", "-p", "no:cacheprovider", "-p", "no:hypothesispytest")
     assert result.ret == pytest.ExitCode.INTERRUPTED, result.stdout.str()
     assert "cleanup failed" not in result.stdout.str()  # an interrupt, not a failing revision
+
+
+def test_sigterm_mid_walk_leaves_nothing_behind(pytester, project, tmp_path):
+    """A cancelled CI job sends SIGTERM: the run unwinds as for Ctrl-C, databases and temp dirs go."""
+    project(BLOCKING)
+    process, walking_pid = _start(pytester, tmp_path)
+    try:
+        assert walking_pid == process.pid
+        assert _our_databases(process.pid), "the walk's throwaway database should exist while it runs"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=120)
+    assert process.returncode == pytest.ExitCode.INTERRUPTED, output
+    assert _our_databases(process.pid) == []
+    assert _our_temp_dirs(process.pid) == []
+
+
+def test_sigterm_stops_a_private_local_server_and_removes_its_directory(pytester, project, tmp_path):
+    project(BLOCKING)
+    process, walking_pid = _start(pytester, tmp_path, "--migrations-provider=local")
+    try:
+        assert walking_pid == process.pid
+        directories = [path for path in _our_temp_dirs(process.pid) if "-postgresql-" in path.name]
+        assert directories, "the private PostgreSQL server's directory should exist while it runs"
+        postmaster = directories[0] / "data" / "postmaster.pid"
+        server_pid = int(postmaster.read_text().split()[0]) if postmaster.exists() else None
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=120)
+    assert process.returncode == pytest.ExitCode.INTERRUPTED, output
+    assert _our_temp_dirs(process.pid) == []
+    assert server_pid is not None
+    assert _gone(server_pid), f"the private server (pid {server_pid}) still runs"
+
+
+def _gone(pid: int) -> bool:
+    """The process has ended (a zombie not yet reaped by its new parent has ended too)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return state in ("Z", "X")
