@@ -192,6 +192,17 @@ class MigrationCheck(pytest.Item):
         return self.path, None, f"{self.check}[{self.engine}]"
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
+    """What env.py or a revision prints (a URL, with the throwaway server's password) is masked in the report."""
+    report = yield
+    if report.sections and (isinstance(item, MigrationCheck) or "migrator" in getattr(item, "fixturenames", ())):
+        from pytest_migrations.providers import mask_text
+
+        report.sections = [(title, mask_text(content)) for title, content in report.sections]
+    return report
+
+
 def record_warnings(item: pytest.Item, found: list[Any]) -> None:
     """Warnings env.py and the revisions raised, into pytest's warnings summary under `item`.
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from conftest import QUIET, SERVER_URLS, revision
+from pytest_migrations.providers import make_url, with_driver
 
 ONE = {
     "0001_t": revision(
@@ -103,7 +105,6 @@ def test_mariadb_and_postgres_are_accepted_as_engine_aliases(project, pytester):
 @pytest.fixture
 def account_without_create_rights():
     """A PostgreSQL role and a MariaDB user that can log in but not create databases; removed afterwards."""
-    import sqlalchemy as sa
 
     from pytest_migrations.providers import with_driver
 
@@ -174,3 +175,28 @@ def test_a_url_that_cannot_be_read_fails_its_engine_items_with_how_to_write_one(
         ]
     )
     assert "hunter2" not in result.stdout.str() + result.stderr.str()
+
+
+def test_a_password_env_py_prints_is_masked_in_the_report(project, pytester):
+    """env.py prints its URL (throwaway databases carry the server's password); the report hides it."""
+    root = project(ONE)
+    env = root / "migrations" / "env.py"
+    env.write_text(
+        env.read_text().replace(
+            "def run_migrations_online() -> None:\n",
+            'def run_migrations_online() -> None:\n    print("connecting to", config.get_main_option("sqlalchemy.url"))\n',
+        )
+    )
+    pytester.makepyfile(test_mine="def test_fails(migrator):\n    migrator.upgrade()\n    assert False\n")
+    # Trust auth ignores the password, so the run works and the password is only ever printed.
+    url = with_driver(make_url(SERVER_URLS["postgresql"]), "postgresql").set(password="hunter2secret")
+    result = pytester.runpytest(
+        "--migrations",
+        "--migrations-engines=postgresql",
+        f"--migrations-postgresql-url={url.render_as_string(hide_password=False)}",
+        "-rA",
+        *QUIET,
+    )
+    output = result.stdout.str() + result.stderr.str()
+    assert "connecting to postgresql+psycopg2://postgres:***@127.0.0.1" in output  # printed, and masked
+    assert "hunter2secret" not in output
