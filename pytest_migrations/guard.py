@@ -15,6 +15,7 @@ import os
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -123,37 +124,54 @@ def tune_connection(dialect: str, dbapi_connection: Any) -> None:
     dbapi_connection.commit()  # psycopg began a transaction for the SET; a rollback would undo it
 
 
+@dataclass(frozen=True)
+class _Guard:
+    throwaway: Throwaway
+    url_env: tuple[str, ...]
+
+
+# The guards in force (a migrator test inside a walk nests them: the innermost decides). The
+# listeners are installed once, when this module loads, and never removed: adding and removing
+# SQLAlchemy listeners while another thread (the model build) connects makes SQLAlchemy iterate a
+# changing list ("deque mutated during iteration").
+_guards: list[_Guard] = []
+
+
+def _before_connect(dialect: Any, record: Any, cargs: list[Any], cparams: dict[str, Any]) -> None:
+    guard = _guards[-1] if _guards else None
+    if guard is None or dialect in _trusted:
+        return
+    target = _target_identity(dialect, cargs, cparams)
+    allowed = guard.throwaway()
+    if target is not None and target not in allowed:
+        raise ForeignDatabase(foreign_database_message(dialect.name, target, allowed, guard.url_env))
+    record.info["pytest_migrations_dialect"] = dialect.name
+
+
+def _on_connect(dbapi_connection: Any, record: Any) -> None:
+    dialect = record.info.get("pytest_migrations_dialect")
+    if dialect is not None:
+        tune_connection(dialect, dbapi_connection)
+
+
+event.listen(sa.engine.Engine, "do_connect", _before_connect)
+event.listen(sa.pool.Pool, "connect", _on_connect)
+
+
 @contextmanager
 def guarded(throwaway: Throwaway, url_env: tuple[str, ...] = ()) -> Iterator[None]:
     """While inside, no connection to a database other than those `throwaway()` names can be opened.
 
-    `url_env` (migrations_url_env) is named in the message when it was not enough.
-    Listens on every engine, in every thread: env.py may run in a worker thread of the user's
-    choosing (the pytest_migrations_run_env hook). The model's thread only opens throwaway
-    databases, which pass.
+    `url_env` (migrations_url_env) is named in the message when it was not enough. Applies to
+    every engine, in every thread: env.py may run in a worker thread of the user's choosing (the
+    pytest_migrations_run_env hook). The model's thread only opens throwaway databases, which pass.
     """
-
-    def before_connect(dialect: Any, record: Any, cargs: list[Any], cparams: dict[str, Any]) -> None:
-        if dialect in _trusted:
-            return
-        target = _target_identity(dialect, cargs, cparams)
-        allowed = throwaway()
-        if target is not None and target not in allowed:
-            raise ForeignDatabase(foreign_database_message(dialect.name, target, allowed, url_env))
-        record.info["pytest_migrations_dialect"] = dialect.name
-
-    def on_connect(dbapi_connection: Any, record: Any) -> None:
-        dialect = record.info.get("pytest_migrations_dialect")
-        if dialect is not None:
-            tune_connection(dialect, dbapi_connection)
-
-    event.listen(sa.engine.Engine, "do_connect", before_connect)
-    event.listen(sa.pool.Pool, "connect", on_connect)
+    guard = _Guard(throwaway, url_env)
+    _guards.append(guard)
     try:
         yield
     finally:
-        event.remove(sa.engine.Engine, "do_connect", before_connect)
-        event.remove(sa.pool.Pool, "connect", on_connect)
+        _guards.remove(guard)
 
 
 def throwaway_databases(url: URL, server: Any = None) -> Throwaway:
