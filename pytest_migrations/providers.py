@@ -237,6 +237,16 @@ def with_driver(url: URL, engine: str) -> URL:
 
 
 _ASYNC_DRIVERS = ("asyncpg", "psycopg_async", "aiomysql", "asyncmy", "aiosqlite")
+# The connect argument each driver takes a connection timeout (seconds) in.
+_TIMEOUT_ARGS = {
+    "psycopg2": "connect_timeout",
+    "psycopg": "connect_timeout",
+    "pg8000": "timeout",
+    "pymysql": "connect_timeout",
+    "mysqldb": "connect_timeout",
+    "mysqlconnector": "connection_timeout",
+}
+LEFTOVER_CHECK_TIMEOUT = 10  # seconds: a server this run does not use must not hold it up
 _DRIVER_PACKAGES = {
     "psycopg2": "psycopg2-binary",
     "psycopg": "psycopg[binary]",
@@ -283,7 +293,8 @@ class UrlServer(Server):
     def shown_url(self) -> str:
         return self._masked(mask_url(self.admin_url))
 
-    def connect_admin(self) -> None:
+    def connect_admin(self, connect_timeout: int | None = None) -> None:
+        """Connect to the server's maintenance database; `connect_timeout` in seconds where the driver takes one."""
         from pytest_migrations.guard import trust
 
         if self.admin_url.get_driver_name() in _ASYNC_DRIVERS:
@@ -291,8 +302,12 @@ class UrlServer(Server):
             # handed the throwaway database with an async driver anyway (environment.async_url).
             self.admin_url = self.admin_url.set(drivername=self.admin_url.get_backend_name())
         self.admin_url = with_driver(self.admin_url, self.engine)
+        timeout_key = _TIMEOUT_ARGS.get(self.admin_url.get_driver_name())
+        connect_args = {timeout_key: connect_timeout} if connect_timeout and timeout_key else {}
         try:
-            self._admin = sa.create_engine(self.admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+            self._admin = sa.create_engine(
+                self.admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool, connect_args=connect_args
+            )
         except (ImportError, sa.exc.ArgumentError) as exc:  # NoSuchModuleError is an ArgumentError
             raise ProviderUnavailable(self._masked(_driver_problem(self.admin_url, self.engine, exc))) from None
         trust(self._admin)
@@ -749,15 +764,13 @@ def handle_leftovers(settings: Settings) -> list[str]:
             lines.append(f"removed {path}, left by a killed run")
         else:
             lines.append(f"left by a killed run: {path}")
-    for engine, url in settings.server_urls.items():
-        if engine not in settings.engines and not settings.drop_stale:
-            continue  # listing is for the servers this run uses; dropping is for every server it knows
+    for engine, url in settings.server_urls.items():  # every server the run knows, used or not (sqlite-only too)
         try:
             server = UrlServer(engine=engine, origin="server URL", admin_url=_read_url(url), given_url=url)
         except ProviderUnavailable:
             continue  # the items for that engine say so
         try:
-            server.connect_admin()
+            server.connect_admin(connect_timeout=LEFTOVER_CHECK_TIMEOUT)
             stale = server.stale_databases()
             if settings.drop_stale:
                 server.drop_stale(stale)
