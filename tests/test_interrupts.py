@@ -99,16 +99,19 @@ def _collect_only(pytester, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_ctrl_c_mid_walk_leaves_nothing_behind(pytester, project, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupt_mid_walk_leaves_nothing_behind(pytester, project, tmp_path, signum):
+    """Ctrl-C, or SIGTERM from a cancelled CI job: the run unwinds, databases and temp dirs go."""
     project(BLOCKING)
     process, walking_pid = _start(pytester, tmp_path)
     try:
         assert walking_pid == process.pid
         assert _our_databases(process.pid), "the walk's throwaway database should exist while it runs"
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         output, _ = process.communicate(timeout=120)
     assert "KeyboardInterrupt" in output
+    assert process.returncode == pytest.ExitCode.INTERRUPTED, output
     assert _our_databases(process.pid) == []
     assert _our_temp_dirs(process.pid) == []
 
@@ -170,21 +173,6 @@ def test_ctrl_c_swallowed_or_replaced_still_stops_the_run(pytester, project, han
     result = pytester.runpytest_subprocess("--migrations", "-p", "no:cacheprovider", "-p", "no:hypothesispytest")
     assert result.ret == pytest.ExitCode.INTERRUPTED, result.stdout.str()
     assert "cleanup failed" not in result.stdout.str()  # an interrupt, not a failing revision
-
-
-def test_sigterm_mid_walk_leaves_nothing_behind(pytester, project, tmp_path):
-    """A cancelled CI job sends SIGTERM: the run unwinds as for Ctrl-C, databases and temp dirs go."""
-    project(BLOCKING)
-    process, walking_pid = _start(pytester, tmp_path)
-    try:
-        assert walking_pid == process.pid
-        assert _our_databases(process.pid), "the walk's throwaway database should exist while it runs"
-    finally:
-        process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=120)
-    assert process.returncode == pytest.ExitCode.INTERRUPTED, output
-    assert _our_databases(process.pid) == []
-    assert _our_temp_dirs(process.pid) == []
 
 
 def test_sigterm_stops_a_private_local_server_and_removes_its_directory(pytester, project, tmp_path):
