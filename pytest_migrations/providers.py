@@ -246,7 +246,6 @@ _TIMEOUT_ARGS = {
     "mysqldb": "connect_timeout",
     "mysqlconnector": "connection_timeout",
 }
-LEFTOVER_CHECK_TIMEOUT = 10  # seconds: a server this run does not use must not hold it up
 _DRIVER_PACKAGES = {
     "psycopg2": "psycopg2-binary",
     "psycopg": "psycopg[binary]",
@@ -311,13 +310,32 @@ class UrlServer(Server):
         except (ImportError, sa.exc.ArgumentError) as exc:  # NoSuchModuleError is an ArgumentError
             raise ProviderUnavailable(self._masked(_driver_problem(self.admin_url, self.engine, exc))) from None
         trust(self._admin)
+        started = time.monotonic()
+        # The first answer is awaited with a read timeout too, where the driver only times the TCP connect
+        # (pymysql): a server that accepts and never answers must not hold the run. Not on the admin engine
+        # itself: a slow DROP DATABASE is no reason to give up.
+        probe_args = dict(connect_args)
+        if connect_timeout and self.admin_url.get_driver_name() in ("pymysql", "mysqldb"):
+            probe_args["read_timeout"] = connect_timeout
+        probe = sa.create_engine(self.admin_url, poolclass=NullPool, connect_args=probe_args)
+        trust(probe)
         try:
-            with self._admin.connect() as conn:
+            with probe.connect() as conn:
                 conn.execute(sa.text("SELECT 1"))
         except Exception as exc:
+            waited = time.monotonic() - started
+            silent = (
+                f" in {waited:.0f} s: it accepts connections but does not answer (migrations_connect_timeout = "
+                f"{connect_timeout} sets how long to wait)"
+                if connect_timeout and waited >= connect_timeout * 0.9
+                else ""
+            )
             raise ProviderUnavailable(
-                f"cannot connect to {self.shown_url} ({self.origin}): {self._masked(str(getattr(exc, 'orig', exc)))}"
+                f"cannot connect to {self.shown_url} ({self.origin}){silent}: "
+                f"{self._masked(str(getattr(exc, 'orig', exc)))}"
             ) from None
+        finally:
+            probe.dispose()
 
     @property
     def admin(self) -> sa.Engine:
@@ -713,7 +731,7 @@ def open_server(engine: str, settings: Settings, worker: str) -> Server:
                 started = time.monotonic()
                 origin = f"server URL from {settings.url_origins.get(engine, 'the settings')}"
                 server = UrlServer(engine=engine, origin=origin, worker=worker, admin_url=_read_url(raw), given_url=raw)
-                server.connect_admin()
+                server.connect_admin(connect_timeout=settings.connect_timeout)
                 server.startup_seconds = time.monotonic() - started
                 return server
             if provider == "local":
@@ -770,7 +788,7 @@ def handle_leftovers(settings: Settings) -> list[str]:
         except ProviderUnavailable:
             continue  # the items for that engine say so
         try:
-            server.connect_admin(connect_timeout=LEFTOVER_CHECK_TIMEOUT)
+            server.connect_admin(connect_timeout=settings.connect_timeout)
             stale = server.stale_databases()
             if settings.drop_stale:
                 server.drop_stale(stale)

@@ -17,6 +17,7 @@ PROVIDERS = ("url", "local", "docker")
 DEFAULT_POSTGRESQL_IMAGE = "postgres:17"
 DEFAULT_MYSQL_IMAGE = "mysql:8.4"
 DEFAULT_ROWS_PER_TABLE = 3
+DEFAULT_CONNECT_TIMEOUT = 10
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -81,6 +82,11 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("migrations_rows_per_table", "Rows generated per table and revision.", default="")
     parser.addini("migrations_flask_app", "Flask app: module:app or module:create_app().", default="")
     parser.addini(
+        "migrations_connect_timeout",
+        "Seconds to wait for a database server to answer a connection (default 10).",
+        default="",
+    )
+    parser.addini(
         "migrations_start",
         "Where the walk starts: base (an empty database, the default) or create_all (the model, stamped at head).",
         default="",
@@ -125,6 +131,7 @@ class Settings:
     version_locations: dict[str, tuple[Path, ...]] = field(default_factory=dict)  # engine -> its own versions
     flask_env: dict[str, str] = field(default_factory=dict, repr=False)  # .env and .flaskenv of the rootdir
     start: str = "base"  # migrations_start
+    connect_timeout: int = DEFAULT_CONNECT_TIMEOUT  # migrations_connect_timeout
 
 
 def _first(*values: str | None) -> str | None:
@@ -229,6 +236,20 @@ def _flask_app_as_flask_finds_it(rootdir: Path, flask_env: dict[str, str]) -> tu
     return None, "migrations_flask_app"
 
 
+def _connect_timeout(raw: object) -> int:
+    if raw in (None, ""):
+        return DEFAULT_CONNECT_TIMEOUT
+    try:
+        seconds = int(str(raw).strip())
+    except ValueError:
+        seconds = 0
+    if seconds < 1:
+        raise pytest.UsageError(
+            f"pytest-migrations: migrations_connect_timeout must be a whole number of seconds, at least 1, got {raw!r}."
+        )
+    return seconds
+
+
 STARTS = ("base", "create_all")
 
 
@@ -315,4 +336,5 @@ def read_settings(config: pytest.Config) -> Settings:
         version_locations=_version_locations(config.getini("migrations_version_locations"), rootdir),
         flask_env=dotenv_values(rootdir) if flask_app else {},  # read only for a Flask app: it costs an import
         start=_start(config.getini("migrations_start")),
+        connect_timeout=_connect_timeout(config.getini("migrations_connect_timeout")),
     )

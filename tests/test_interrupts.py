@@ -134,6 +134,9 @@ def test_killed_worker_leftovers_are_listed_then_dropped_on_request(pytester, pr
             assert f"left by a killed run: database {name}" in result.stdout
         assert "pytest --migrations --migrations-drop-stale" in result.stdout
         assert _our_databases(worker_pid) == leftovers, "listing must not drop anything"
+        # A run that walks SQLite only lists them too: it has a URL for the server they are on.
+        result = _collect_only(pytester, "--migrations-engines=sqlite")
+        assert f"left by a killed run: database {leftovers[0]}" in result.stdout
 
         result = _collect_only(pytester, "--migrations-drop-stale")
         assert f"dropped: database {leftovers[0]}" in result.stdout
@@ -200,29 +203,3 @@ def _gone(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return True
     return state in ("Z", "X")
-
-
-def test_a_sqlite_only_run_lists_leftovers_on_every_server_it_has_a_url_for(pytester, project):
-    """A killed run's database on PostgreSQL is listed even by a run that walks SQLite only."""
-    from pytest_migrations.providers import DB_PREFIX, HOST_TAG
-
-    dead = 2**22 + 12345  # above Linux's default pid_max: no process has it
-    name = f"{DB_PREFIX}{HOST_TAG}_{dead}_main_abc123"
-    engine = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        project(BLOCKING)
-        result = subprocess.run(
-            [sys.executable, "-m", "pytest", "--migrations", "--migrations-engines=sqlite", "--co", "-q"],
-            cwd=pytester.path,
-            env=dict(os.environ, PYTEST_MIGRATIONS_POSTGRESQL_URL=SERVER_URLS["postgresql"]),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert f"left by a killed run: database {name} on postgresql" in result.stdout, result.stdout
-    finally:
-        with engine.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        engine.dispose()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import time
+
 import pytest
 import sqlalchemy as sa
 
@@ -200,3 +203,29 @@ def test_a_password_env_py_prints_is_masked_in_the_report(project, pytester):
     output = result.stdout.str() + result.stderr.str()
     assert "connecting to postgresql+psycopg2://postgres:***@127.0.0.1" in output  # printed, and masked
     assert "hunter2secret" not in output
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "mysql"])
+def test_a_server_that_accepts_and_never_answers_fails_after_the_timeout(project, pytester, engine):
+    """A listening socket nobody reads: the TCP handshake completes, the database's never does."""
+    project(ONE)
+    (pytester.path / "pytest.ini").write_text("[pytest]\nmigrations_connect_timeout = 2\n")
+    with socket.create_server(("127.0.0.1", 0), backlog=8) as silent:
+        port = silent.getsockname()[1]
+        scheme = "postgresql" if engine == "postgresql" else "mysql+pymysql"
+        url = f"{scheme}://someone:hunter2@127.0.0.1:{port}/db"
+        started = time.monotonic()
+        result = pytester.runpytest(
+            "--migrations", f"--migrations-engines={engine}", f"--migrations-{engine}-url={url}", *QUIET
+        )
+        waited = time.monotonic() - started
+    result.assert_outcomes(passed=1, failed=6)  # test_single_head reads files only
+    result.stdout.fnmatch_lines(
+        [
+            f"*could not run: cannot connect to {scheme.split('+')[0]}+*://someone:***@127.0.0.1:{port}/db (server URL from "
+            "--migrations-*-url) in 2 s: it accepts connections but does not answer "
+            "(migrations_connect_timeout = 2 sets how long to wait)*"
+        ]
+    )
+    assert "hunter2" not in result.stdout.str()
+    assert waited < 30  # one wait for the engine, not one per item
