@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib
 import os
 import textwrap
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import alembic
@@ -144,6 +146,24 @@ def run_checks(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Ca
 def engine(request: pytest.FixtureRequest) -> str:
     """Each engine of the matrix; a server that is down fails the test, it never skips it."""
     return request.param
+
+
+@contextmanager
+def generated_on_first_use(
+    tmp_path_factory: pytest.TempPathFactory, generators: dict[str, Callable[[Path], Path]]
+) -> Iterator[Callable[[str], Path]]:
+    """A getter for projects made by real commands (alembic init, flask db init, ...): all kinds made at once,
+    in parallel threads, the first time one is asked for; for module-scoped fixtures."""
+    with ThreadPoolExecutor(max_workers=len(generators)) as pool:
+        futures: dict[str, Future[Path]] = {}
+
+        def get(kind: str) -> Path:
+            if not futures:
+                for name, make in generators.items():
+                    futures[name] = pool.submit(make, tmp_path_factory.mktemp(name))
+            return futures[kind].result()
+
+        yield get
 
 
 # ------------------------------------------------------------------ reading a run's results

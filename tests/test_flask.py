@@ -18,7 +18,6 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import flask_migrate
@@ -26,7 +25,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from conftest import SERVER_URLS, expected_outcomes, failure_lines, item_failure, item_outcomes
+from conftest import SERVER_URLS, expected_outcomes, failure_lines, generated_on_first_use, item_failure, item_outcomes
 
 _TEMPLATES = Path(flask_migrate.__file__).parent / "templates"
 FLASK_CONFIG = "migrations/alembic.ini"  # where `flask db init` writes it: the checks' node ids start with it
@@ -225,15 +224,7 @@ GENERATORS: dict[str, Callable[[Path], Path]] = {
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Path]]:
     """The generated project of a kind; all kinds are generated at once, in parallel, on first use."""
-    with ThreadPoolExecutor(max_workers=len(GENERATORS)) as pool:
-        futures: dict[str, Future[Path]] = {}
-
-        def get(kind: str) -> Path:
-            if not futures:
-                for name, make in GENERATORS.items():
-                    futures[name] = pool.submit(make, tmp_path_factory.mktemp(name))
-            return futures[kind].result()
-
+    with generated_on_first_use(tmp_path_factory, GENERATORS) as get:
         yield get
 
 

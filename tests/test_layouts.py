@@ -22,7 +22,6 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import alembic
@@ -30,7 +29,15 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from conftest import ALL_ENGINES, ENGINES, assert_checks, expected_outcomes, item_failure, item_outcomes
+from conftest import (
+    ALL_ENGINES,
+    ENGINES,
+    assert_checks,
+    expected_outcomes,
+    generated_on_first_use,
+    item_failure,
+    item_outcomes,
+)
 from pytest_migrations.checks import CHECKS
 
 _TEMPLATES = Path(alembic.__file__).parent / "templates"
@@ -251,15 +258,7 @@ TEMPLATE_KINDS = ["generic", "async", "pyproject", "pyproject_async"]
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Path]]:
     """The generated project of a kind; all kinds are generated at once, in parallel, on first use."""
-    with ThreadPoolExecutor(max_workers=len(GENERATORS)) as pool:
-        futures: dict[str, Future[Path]] = {}
-
-        def get(kind: str) -> Path:
-            if not futures:
-                for name, make in GENERATORS.items():
-                    futures[name] = pool.submit(make, tmp_path_factory.mktemp(name))
-            return futures[kind].result()
-
+    with generated_on_first_use(tmp_path_factory, GENERATORS) as get:
         yield get
 
 
