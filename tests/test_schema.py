@@ -17,6 +17,7 @@ from sqlalchemy.pool import NullPool
 from conftest import SERVER_URLS
 from pytest_migrations import schema
 from pytest_migrations.providers import UrlServer
+from pytest_migrations.schema import reflect
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ def test_postgresql_catalog_reflection_matches_the_inspector(throwaway):
     inspector = sa.inspect(conn)
     for name in ("owner", "pet"):
         fast = schema.reflect_table(inspector, name, conn.dialect)
-        parts = schema._reflect_with_inspector(inspector, name)
+        parts = reflect._reflect_with_inspector(inspector, name)
         slow = schema.table_schema(name, inspector.get_columns(name), parts, conn.dialect)
         assert fast == slow
         assert fast.links == slow.links
@@ -88,7 +89,7 @@ def test_mysql_fingerprint_follows_the_schema_and_not_the_rows(throwaway):
     )
 
     def prints() -> dict[str, str]:
-        return schema._table_fingerprints(conn)[0]
+        return reflect._table_fingerprints(conn)[0]
 
     start = prints()
     assert set(start) == {"owner", "pet"}
