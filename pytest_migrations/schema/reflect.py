@@ -428,6 +428,7 @@ def table_schema(name: str, raw_columns: list[Any], reflected: _Reflected, diale
         generated=frozenset(
             col["name"] for col in raw_columns if col.get("computed") or (col.get("identity") or {}).get("always")
         ),
+        check_texts=tuple(str(c["sqltext"]) for c in reflected.checks),
         links=tuple(
             (tuple(fk["constrained_columns"]), fk["referred_table"], tuple(fk["referred_columns"])) for fk in fks
         ),

@@ -43,6 +43,8 @@ class TableSchema:
     types: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     generated: frozenset[str] = field(default=frozenset(), compare=False, hash=False)  # computed, identity ALWAYS
     links: tuple[tuple[tuple[str, ...], str, tuple[str, ...]], ...] = field(default=(), compare=False, hash=False)
+    # CHECK constraints as the database wrote them (`checks` is lowercased for comparing): what seeding obeys.
+    check_texts: tuple[str, ...] = field(default=(), compare=False, hash=False)
 
     @property
     def column_map(self) -> dict[str, ColumnSchema]:
