@@ -35,6 +35,36 @@ def normalize_default(value: Any) -> str | None:
     return text
 
 
+# Spellings of a boolean server default that mean the same stored value, per engine. SQLite stores
+# '0' in a BOOLEAN (numeric affinity) column as 0, and reads FALSE as 0 (3.23+); but 'false' stays
+# text there, so it is not one of them. PostgreSQL shows every spelling as false/true already;
+# MySQL/MariaDB evaluate FALSE and b'0' to 0, so their booleans (TINYINT(1)) keep 0/1.
+_FALSE_SPELLINGS = {"0", "false", "'0'", "b'0'"}
+_TRUE_SPELLINGS = {"1", "true", "'1'", "b'1'"}
+_QUOTED_WORDS = {"'f'": "false", "'false'": "false", "'t'": "true", "'true'": "true"}  # PostgreSQL literals
+
+
+def normalize_boolean_default(default: str | None, type_text: str, dialect_name: str) -> str | None:
+    """One spelling for a boolean column's default: `0`, `'0'` and `false` are one default, not three."""
+    if default is None:
+        return None
+    lowered = default.lower()
+    if dialect_name in ("mysql", "mariadb"):
+        if type_text.upper() not in ("TINYINT", "BOOLEAN", "BOOL", "BIT(1)"):
+            return default
+        canonical = "0" if lowered in _FALSE_SPELLINGS else "1" if lowered in _TRUE_SPELLINGS else None
+        return canonical or default
+    if type_text.upper() != "BOOLEAN":
+        return default
+    if lowered in _FALSE_SPELLINGS:
+        return "false"
+    if lowered in _TRUE_SPELLINGS:
+        return "true"
+    if dialect_name == "postgresql":
+        return _QUOTED_WORDS.get(lowered, default)
+    return default
+
+
 def _balanced(text: str) -> bool:
     depth = 0
     for char in text:
@@ -69,7 +99,8 @@ def normalize_type(type_: Any, dialect: sa.Dialect) -> str:
         if upper == alias or upper.startswith(alias + "("):
             text = canonical + text[len(alias) :]
             break
-    if isinstance(type_, sa.Enum) and not enum_name:
+    if isinstance(type_, sa.Enum) and not enum_name and not text.upper().startswith("ENUM("):
+        # MySQL's ENUM compiles with its values already; a VARCHAR-backed one does not.
         text += "(" + ",".join(repr(v) for v in type_.enums) + ")"
     return text
 

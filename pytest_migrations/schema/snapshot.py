@@ -43,6 +43,10 @@ class TableSchema:
     types: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     generated: frozenset[str] = field(default=frozenset(), compare=False, hash=False)  # computed, identity ALWAYS
     links: tuple[tuple[tuple[str, ...], str, tuple[str, ...]], ...] = field(default=(), compare=False, hash=False)
+    # MySQL: plain indexes over exactly a foreign key's columns, which the engine may have made and named itself.
+    fk_indexes: frozenset[str] = field(default=frozenset(), compare=False, hash=False)
+    # Each index, unique constraint and foreign key text -> (its name in the database, its columns).
+    parts: dict[str, tuple[str | None, tuple[str, ...]]] = field(default_factory=dict, compare=False, hash=False)
     # CHECK constraints as the database wrote them (`checks` is lowercased for comparing): what seeding obeys.
     check_texts: tuple[str, ...] = field(default=(), compare=False, hash=False)
 
@@ -57,6 +61,7 @@ class Snapshot:
     enums: dict[str, tuple[str, ...]] = field(default_factory=dict)
     sequences: frozenset[str] = frozenset()
     schemas: frozenset[str] = frozenset()  # PostgreSQL schemas besides the default one
+    extensions: tuple[tuple[str, str], ...] = field(default=(), compare=False)  # PostgreSQL: (name, schema)
     # Not compared: the catalog fingerprint of each table, so the next snapshot can be incremental.
     fingerprints: dict[str, str] = field(default_factory=dict, compare=False)
     global_print: str = field(default="", compare=False)  # PostgreSQL: enums, sequences and schemas, as text
