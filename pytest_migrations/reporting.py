@@ -15,6 +15,7 @@ import pytest
 
 from pytest_migrations.checks import CHECKS, EngineReport, Verdict
 from pytest_migrations.providers import mask_text
+from pytest_migrations.seeding.coverage import describe
 
 PROPERTY = "pytest_migrations"
 MAX_NOTES = 5  # per check and engine in the summary; the item's own report section has them all
@@ -59,6 +60,8 @@ def item_record(check: str, engine: str, report: EngineReport | None, notes: lis
             walks=report.walks,
             slowest=[[rev, round(sec, 4)] for rev, sec in slowest],
         )
+        if report.coverage is not None:
+            record["coverage"] = report.coverage
     return json.dumps(record)
 
 
@@ -104,6 +107,8 @@ class Summary:
             for outcome in ("failed", "passed", "skipped"):
                 if by_outcome.get(outcome):
                     out.append(f"  {outcome:<8}{', '.join(by_outcome[outcome])}")
+            if stats.get("coverage"):
+                out.append(f"  data coverage: {describe(stats['coverage'])}")
             for check, notes in self.notes[engine].items():
                 shown = notes[:MAX_NOTES] + (
                     [f"... and {len(notes) - MAX_NOTES} more (-rP shows them all)"] if len(notes) > MAX_NOTES else []

@@ -12,7 +12,8 @@ from typing import Any
 from pytest_migrations import schema as schemas
 from pytest_migrations import seeding
 from pytest_migrations.checks.messages import env_failure, step_failure
-from pytest_migrations.checks.model import ModelBuild, build_model, model_metadata, model_verdict
+from pytest_migrations.checks.model import ModelBuild, build_model, model_metadata, model_target_for, model_verdict
+from pytest_migrations.checks.model_filters import ModelTarget
 from pytest_migrations.checks.program import Walk, walk_program
 from pytest_migrations.checks.verdicts import (
     DATA,
@@ -83,6 +84,7 @@ def run_engine(
     walk_metadata: dict[str | None, Any] = {}
     blocked: str | None = None
     walked: set[str] = set()
+    coverage = seeding.Coverage()
 
     # The model's database is built beside the walk: creating a database costs a PostgreSQL server
     # a quarter of a second or more, and the walk does not need to wait for it.
@@ -91,10 +93,10 @@ def run_engine(
     if engine != "sqlite":  # the model's database, made while the walk's is: a short history waits for neither
         builder.submit(server.make_ahead)
 
-    def on_metadata(bind: str | None, found: Any) -> None:
-        chosen = model_metadata(metadata, bind, found)
+    def on_metadata(bind: str | None, found: ModelTarget) -> None:
+        chosen = model_target_for(metadata, bind, found)
         if chosen is not None and bind not in models:
-            models[bind] = builder.submit(build_model, server, chosen)
+            models[bind] = builder.submit(build_model, server, chosen, prepare)
 
     try:
         # Failed downgrades and re-upgrades are survived inside one walk. Another walk runs only when an
@@ -135,6 +137,7 @@ def run_engine(
                 for note in verdict.notes:
                     verdicts[check].note(note)
             if walk.seed_state is not None:
+                coverage.merge(walk.seed_state.coverage)
                 for problem in walk.seed_state.problems.values():
                     verdicts[DATA].note(problem + "; supply rows with the pytest_migrations_rows hook")
                 for error in walk.seed_state.hook_errors.values():
@@ -195,6 +198,8 @@ def run_engine(
             verdicts[MODEL], heads.get(bind), wanted, build, bind, options, blocked, bool(project.flask_binds)
         )
     report.walked = len(walked)
+    if coverage.tables:
+        report.coverage = coverage.as_record()
     report.seconds = time.perf_counter() - started
     return report
 

@@ -27,6 +27,7 @@ from pytest_migrations.checks.messages import (
     parents_label,
 )
 from pytest_migrations.checks.model import create_model, model_metadata
+from pytest_migrations.checks.model_filters import model_target
 from pytest_migrations.checks.verdicts import (
     DATA,
     DOWNGRADE,
@@ -38,6 +39,7 @@ from pytest_migrations.checks.verdicts import (
     Verdict,
 )
 from pytest_migrations.project import Project
+from pytest_migrations.seeding.enums import enum_values_in_metadata, enum_values_in_revisions
 from pytest_migrations.walk import (
     DriveOutcome,
     Move,
@@ -96,8 +98,9 @@ def walk_program(
         reader.version_table = f"{schema}.{context.version_table}" if schema else context.version_table
         bind = bind_of(context)
         walk.metadata[bind] = context.opts.get("target_metadata")
-        on_metadata(bind, walk.metadata[bind])
+        on_metadata(bind, model_target(context.opts))  # the metadata, and the filters autogenerate honours
         run = WalkRun(project, walk, options, reader, supply, engine, conn, bind)
+        run.learn_enums(model_metadata(given_metadata, bind, walk.metadata[bind]))
         if options.start == "create_all":
             yield from run.from_the_model(model_metadata(given_metadata, bind, walk.metadata[bind]))
         else:
@@ -132,6 +135,16 @@ class WalkRun:
         walk.seed_state = self.state
         self.at_revision: dict[str, schemas.Snapshot] = {}  # the state the walk left each revision in
         event.listen(conn, "before_cursor_execute", self._record)
+
+    def learn_enums(self, metadata: Any) -> None:
+        """Values of enums stored as strings: the revision scripts' own, overridden by the model's."""
+        if self.state is None:
+            return
+        self.state.enum_values = {
+            **enum_values_in_revisions(tuple(rev.path for rev in self.project.revisions)),
+            **enum_values_in_metadata(metadata),
+        }
+        self.state.coverage.revisions.update(self.order)
 
     # ------------------------------------------------------------ moves and what they did
 
@@ -203,6 +216,8 @@ class WalkRun:
         if self.state is None:
             return
         data.touched = self.touched_by(before, after)
+        if all(name in data.before_rows and data.before_rows[name].rows for name in before.tables):
+            self.state.coverage.checked.add(rev)  # every table there held rows when the upgrade ran
         data.rows = self.refresh(data.touched, after)
         data.losses = seeding.losses_after_upgrade(
             {t: data.before_rows[t] for t in data.touched if t in data.before_rows},

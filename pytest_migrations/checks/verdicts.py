@@ -61,6 +61,7 @@ class EngineReport:
     walked: int = 0  # revisions whose first upgrade ran: fewer when the walk stopped early
     seconds: float = 0.0
     warnings: list[Any] = field(default_factory=list)  # raised by env.py and revisions, for pytest's summary
+    coverage: dict[str, Any] | None = None  # what the data check saw (seeding.Coverage.as_record)
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,13 @@ Contents are read back per table (`read`), only for the tables a step may have c
 
 from pytest_migrations.seeding.affected import changes_schema, enforces_foreign_keys, tables_affected, with_children
 from pytest_migrations.seeding.compare import losses_after_downgrade, losses_after_upgrade
-from pytest_migrations.seeding.generate import RowSupplier, delete_all_rows, generate_rows, seed_tables, value_for
+from pytest_migrations.seeding.coverage import Coverage
+from pytest_migrations.seeding.generate import RowSupplier, delete_all_rows, generate_rows, seed_tables
 from pytest_migrations.seeding.read import SeedState, TableRows, read_rows, sa_table
+from pytest_migrations.seeding.values import value_for
 
 __all__ = [
+    "Coverage",
     "RowSupplier",
     "SeedState",
     "TableRows",

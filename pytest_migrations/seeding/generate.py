@@ -2,72 +2,20 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.util import LRUCache
 
 from pytest_migrations.project import user_code_location
 from pytest_migrations.schema import Snapshot, TableSchema, split_key
 from pytest_migrations.seeding.read import KEY_BASE, SQL_CACHE, SeedState, TableRows, read_rows, sa_table
+from pytest_migrations.seeding.rules import ColumnRule, mysql_column_checks, parse_checks
+from pytest_migrations.seeding.values import value_for
 
 RowSupplier = Callable[[str, str], "list[dict[str, Any]] | None"]
-
-
-def _text(n: int, length: int | None, column: str) -> str:
-    prefix = f"{n} {column} "
-    target = min(length or 40, 255)
-    filler = "lorem ipsum dolor sit amet "
-    text = prefix + filler * (target // len(filler) + 1)
-    return text[:target] if len(prefix) <= target else str(n)[-target:]
-
-
-def value_for(type_: Any, n: int, column: str) -> Any:
-    """A value of `type_` that is distinct for every n, so unique columns hold."""
-    if isinstance(type_, sa.Enum) and type_.enums:
-        return type_.enums[n % len(type_.enums)]
-    if isinstance(type_, sa.Boolean):
-        return n % 2 == 1
-    if isinstance(type_, sa.Integer):
-        if isinstance(type_, sa.SmallInteger) or type(type_).__name__.upper() in ("TINYINT", "SMALLINT"):
-            return n % 100
-        return n
-    if isinstance(type_, sa.Numeric):
-        scale = type_.scale if type_.scale is not None else 2
-        precision = type_.precision if type_.precision is not None else 10
-        whole_digits = max(precision - scale, 1)
-        whole = n % (10 ** min(whole_digits, 6))
-        value = decimal.Decimal(whole)
-        if scale > 0:  # every decimal place in use, the last one never 0: narrowing the scale must show
-            places = min(scale, 9)
-            fraction = (n % 10 ** (places - 1)) * 10 + n % 9 + 1
-            value += decimal.Decimal(fraction).scaleb(-places)
-        return float(value) if getattr(type_, "asdecimal", True) is False else value
-    if isinstance(type_, sa.DateTime):
-        base = dt.datetime(2001, 2, 3, 4, 5, 6) + dt.timedelta(days=n % 9000, seconds=n % 86400)
-        return base.replace(tzinfo=dt.timezone.utc) if getattr(type_, "timezone", False) else base
-    if isinstance(type_, sa.Date):
-        return dt.date(2001, 2, 3) + dt.timedelta(days=n % 9000)
-    if isinstance(type_, sa.Time):
-        return dt.time(n % 24, n % 60, n % 60)
-    if isinstance(type_, sa.Interval):
-        return dt.timedelta(days=n % 30, seconds=n % 3600)
-    if isinstance(type_, sa.Uuid) or type(type_).__name__.upper() == "UUID":
-        value = uuid.uuid5(uuid.NAMESPACE_OID, f"{column}-{n}")
-        return value if getattr(type_, "as_uuid", True) else str(value)
-    if isinstance(type_, sa.JSON):
-        return {"n": n, "column": column}
-    if isinstance(type_, sa.ARRAY):
-        return [value_for(type_.item_type, n + i, column) for i in range(2)]
-    if isinstance(type_, sa.types._Binary):
-        length = getattr(type_, "length", None) or 16
-        return (f"{n}:".encode() + b"\x00\x01\xfe\xff" * 8)[: min(length, 32)]
-    if isinstance(type_, sa.String):
-        return _text(n, getattr(type_, "length", None) or (400 if isinstance(type_, sa.Text) else None), column)
-    raise TypeError(f"no generator for column type {type_!r}")
 
 
 def seeding_order(tables: dict[str, TableSchema]) -> list[str]:
@@ -90,12 +38,37 @@ def seeding_order(tables: dict[str, TableSchema]) -> list[str]:
     return order
 
 
+def unique_sets(schema: TableSchema) -> list[tuple[str, ...]]:
+    """Column sets whose values must not repeat: the primary key, UNIQUE constraints, unique indexes."""
+    sets = [schema.primary_key] if schema.primary_key else []
+    texts = list(schema.unique) + [i.split(" on ", 1)[1] for i in schema.indexes if i.startswith("unique index ")]
+    for text in texts:
+        columns = tuple(c.strip() for c in text.strip("()").split(","))
+        if columns and set(columns) <= set(schema.types):
+            sets.append(columns)
+    return sets
+
+
 def generate_rows(
-    schema: TableSchema, count: int, start: int, seed: int, parents: dict[str, TableRows]
+    schema: TableSchema,
+    count: int,
+    start: int,
+    seed: int,
+    parents: dict[str, TableRows],
+    rules: dict[str, ColumnRule] | None = None,
 ) -> list[dict[str, Any]]:
+    """`count` new rows: values from the column types and rules, links to existing parent rows.
+
+    Each foreign key picks its parent row by a digit of n in a mixed radix, so consecutive n walk
+    through every combination of parents: a UNIQUE over several foreign keys holds as long as
+    there are combinations left, and rows seeded again at a later revision find new ones.
+    """
+    rules = rules or {}
     nullable = {c.name for c in schema.columns if c.nullable}
     existing = parents.get(schema.name)
-    used_keys = set(existing.rows) if existing else set()
+    old_rows = list(existing.rows.values()) if existing else []
+    keys = unique_sets(schema)
+    used = [{tuple(_key_value(r.get(c)) for c in key) for r in old_rows} for key in keys]
     linked = {col for cols, _p, _r in schema.links for col in cols}
     rows: list[dict[str, Any]] = []
     attempt = 0
@@ -107,34 +80,38 @@ def generate_rows(
             if name in linked or name in schema.generated:
                 continue
             try:
-                row[name] = value_for(type_, n, name)
+                row[name] = value_for(type_, n, name, rules.get(name))
             except TypeError:
                 if name not in nullable and schema.column_map[name].default is None:
                     raise
                 # a nullable column (or one with a server default) of a type we cannot generate stays out
 
+        radix = n - KEY_BASE
         for cols, parent, refs in schema.links:
-            if parent == schema.name:
-                pool = rows + (list(existing.rows.values()) if existing else [])
-                if pool:
-                    pick = pool[(n * 7) % len(pool)]
+            pool = (
+                (rows + old_rows)
+                if parent == schema.name
+                else list(parents[parent].rows.values())
+                if parent in parents
+                else []
+            )
+            if not pool:
+                if all(c in nullable for c in cols):
+                    pick = None
+                elif parent == schema.name:
+                    pick = row  # the first row of a self-referencing table refers to itself
                 else:
-                    pick = None if all(c in nullable for c in cols) else row
+                    raise LookupError(f"its parent table {parent} has no rows to refer to")
             else:
-                parent_rows = list(parents[parent].rows.values()) if parent in parents else []
-                if not parent_rows:
-                    if all(c in nullable for c in cols):
-                        pick = None
-                    else:
-                        raise LookupError(f"its parent table {parent} has no rows to refer to")
-                else:
-                    pick = parent_rows[(n * 7 + len(rows)) % len(parent_rows)]
+                pick = pool[radix % len(pool)]
+                radix //= len(pool)
             for col, ref in zip(cols, refs, strict=False):
                 row[col] = None if pick is None else pick.get(ref)
-        key = tuple(row.get(c) for c in schema.primary_key)
-        if schema.primary_key and key in used_keys:
+        values = [tuple(_key_value(row.get(c)) for c in key) for key in keys]
+        if any(v in seen and None not in v for v, seen in zip(values, used, strict=True)):
             continue
-        used_keys.add(key)
+        for value, seen in zip(values, used, strict=True):
+            seen.add(value)
         rows.append(row)
     return rows
 
@@ -216,9 +193,13 @@ def seed_tables(
             )
             continue
         supplied = rows is not None
+        _read_parents(conn, schema, snapshot, state)
         try:
             if rows is None:
-                rows = generate_rows(schema, state.rows_per_table, state.inserted.get(name, 0), state.seed, state.known)
+                rules = table_rules(conn, schema, state.enum_values)
+                rows = generate_rows(
+                    schema, state.rows_per_table, state.inserted.get(name, 0), state.seed, state.known, rules
+                )
             else:
                 given = state.supplied.setdefault(name, [])
                 rows = new_supplied_rows(rows, schema, state.known.get(name), given)
@@ -231,13 +212,9 @@ def seed_tables(
             continue
         if not rows:
             continue
-        savepoint = conn.begin_nested() if savepoints else None
         try:
-            for group in _by_columns(rows):
-                conn.execute(sa_table(schema, writable=True).insert(), group, execution_options=SQL_CACHE)
+            _insert(conn, schema, rows, savepoints, one_by_one=not supplied)
         except sa.exc.DBAPIError as exc:
-            if savepoint is not None:
-                savepoint.rollback()
             message = " ".join(str(exc.orig).split())[:300]
             if supplied:
                 state.hook_errors.setdefault(
@@ -248,13 +225,87 @@ def seed_tables(
             else:
                 state.problems.setdefault(name, f"table {name} at {revision} cannot be seeded: {message}")
             continue
-        if savepoint is not None:
-            savepoint.commit()
         state.inserted[name] = state.inserted.get(name, 0) + state.rows_per_table * 20
         state.seeded_schema[name] = schema
         written.add(name)
         state.known[name] = read_rows(conn, schema)
+    state.coverage.observe(snapshot, state.known)
     return written
+
+
+def _insert(
+    conn: sa.Connection, schema: TableSchema, rows: list[dict[str, Any]], savepoints: bool, one_by_one: bool
+) -> None:
+    """Insert the rows in one go; if that fails and `one_by_one`, each row alone, keeping those that fit.
+
+    A CHECK form seeding does not understand rejects some generated rows, not all: the others
+    still carry the data check. Raises the first error when no row went in.
+    """
+    table = sa_table(schema, writable=True)
+    savepoint = conn.begin_nested() if savepoints else None
+    try:
+        for group in _by_columns(rows):
+            conn.execute(table.insert(), group, execution_options=SQL_CACHE)
+    except sa.exc.DBAPIError:
+        if savepoint is not None:
+            savepoint.rollback()
+        if not one_by_one:
+            raise
+    else:
+        if savepoint is not None:
+            savepoint.commit()
+        return
+    first: sa.exc.DBAPIError | None = None
+    inserted = 0
+    for row in rows:
+        savepoint = conn.begin_nested() if savepoints else None
+        try:
+            conn.execute(table.insert(), [row], execution_options=SQL_CACHE)
+        except sa.exc.DBAPIError as exc:
+            if savepoint is not None:
+                savepoint.rollback()
+            first = first or exc
+            continue
+        if savepoint is not None:
+            savepoint.commit()
+        inserted += 1
+    if not inserted and first is not None:
+        raise first
+
+
+def _read_parents(conn: sa.Connection, schema: TableSchema, snapshot: Snapshot, state: SeedState) -> None:
+    """Parents that could not be seeded may still hold rows (a data migration's): children can refer to those."""
+    for _cols, parent, _refs in schema.links:
+        if parent != schema.name and parent not in state.known and parent in snapshot.tables:
+            rows = read_rows(conn, snapshot.tables[parent])
+            if rows.rows:
+                state.known[parent] = rows
+
+
+# Rules of a table state, kept while its TableSchema lives (see sa_table's cache for why by identity).
+_RULES: LRUCache = LRUCache(512)
+
+
+def table_rules(
+    conn: sa.Connection, schema: TableSchema, enum_values: dict[tuple[str, str], tuple[str, ...]]
+) -> dict[str, ColumnRule]:
+    """What the table's CHECK constraints allow per column, with the values of enums stored as strings."""
+    hit = _RULES.get(id(schema))
+    if hit is not None and hit[0] is schema and hit[1] is enum_values:
+        return hit[2]
+    texts = list(schema.check_texts)
+    if conn.dialect.name in ("mysql", "mariadb"):
+        texts += mysql_column_checks(conn, split_key(schema.name)[1])
+    rules = parse_checks(texts, schema.types)
+    table = split_key(schema.name)[1]
+    for column, type_ in schema.types.items():
+        values = enum_values.get((table, column))
+        if values and isinstance(type_, sa.String) and not isinstance(type_, sa.Enum):
+            rule = rules.setdefault(column, ColumnRule())
+            if rule.values is None:
+                rule.allow(values)
+    _RULES[id(schema)] = (schema, enum_values, rules)
+    return rules
 
 
 def delete_all_rows(conn: sa.Connection, tables: Iterable[str]) -> None:

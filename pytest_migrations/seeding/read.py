@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.util import LRUCache
 
 from pytest_migrations.schema import TableSchema, split_key
+from pytest_migrations.seeding.coverage import Coverage
 
 KEY_BASE = 100001  # far above what a data migration's own inserts get from a sequence
 # Each table state is its own Table object; the engine's own compiled cache would keep every one
@@ -38,6 +39,9 @@ class SeedState:
     supplied: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # what the hook gave, per table
     # Rows the user's hook gave that cannot go in (the first per table): failures, not notes.
     hook_errors: dict[str, str] = field(default_factory=dict)
+    # Values of enums stored as plain strings, from the model and the revision scripts.
+    enum_values: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    coverage: Coverage = field(default_factory=Coverage)
 
     def forget(self, table: str) -> None:
         """The table is gone: what was known of its rows, and what the hook gave for it, no longer holds."""

@@ -1,0 +1,157 @@
+"""One generated value per column type: distinct for every n, and inside what the column's rules allow.
+
+Every type the three engines reflect has a generator: a column left NULL could lose its values
+unseen. Types are matched by class where SQLAlchemy has one for every version we support, and by
+name where a dialect's type stands alone (PostgreSQL's INTERVAL, MySQL's YEAR and BIT).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+
+from pytest_migrations.seeding.rules import ColumnRule
+
+_FILLER = "lorem ipsum dolor sit amet "
+
+
+def _text(n: int, length: int | None, column: str, min_length: int = 0) -> str:
+    prefix = f"{n} {column} "
+    target = max(min(length or 40, 255), min(min_length, length or min_length))
+    text = prefix + _FILLER * (target // len(_FILLER) + 1)
+    return text[:target] if len(prefix) <= target else str(n)[-target:].rjust(min(min_length, target), "0")
+
+
+def _name(type_: Any) -> str:
+    return type(type_).__name__.upper()
+
+
+def _is_interval(type_: Any) -> bool:
+    return isinstance(type_, sa.Interval) or _name(type_) == "INTERVAL"
+
+
+def _is_uuid(type_: Any) -> bool:
+    uuid_type = getattr(sa, "Uuid", None)  # SQLAlchemy 2.0 and later
+    return (uuid_type is not None and isinstance(type_, uuid_type)) or _name(type_) == "UUID"
+
+
+def _is_float(type_: Any) -> bool:
+    # Float is no Numeric subclass from SQLAlchemy 2.1 on; REAL and DOUBLE are Floats everywhere.
+    return isinstance(type_, sa.Float) or _name(type_) in ("REAL", "DOUBLE", "DOUBLE_PRECISION")
+
+
+def plain_value(type_: Any, n: int, column: str, rule: ColumnRule | None = None) -> Any:
+    """A value of `type_`, distinct for every n (so unique columns hold), before any range is applied."""
+    rule = rule or ColumnRule()
+    domain_type = getattr(type_, "data_type", None)  # a PostgreSQL domain: its base type
+    if _name(type_) == "DOMAIN" and domain_type is not None:
+        return plain_value(domain_type, n, column, rule)
+    if isinstance(type_, sa.Enum) and type_.enums:
+        return type_.enums[n % len(type_.enums)]
+    if _name(type_) == "SET" and getattr(type_, "values", None):
+        return type_.values[n % len(type_.values)]
+    if isinstance(type_, sa.Boolean):
+        return n % 2 == 1
+    if _name(type_) == "TINYINT" and getattr(type_, "display_width", None) == 1:
+        return n % 2  # MySQL's BOOL: what a Boolean reads back
+    if isinstance(type_, sa.Integer):
+        if isinstance(type_, sa.SmallInteger) or _name(type_) in ("TINYINT", "SMALLINT"):
+            return n % 100
+        return n
+    if _name(type_) == "YEAR":
+        return 1901 + n % 250
+    if _name(type_) == "BIT":
+        bits = getattr(type_, "length", None) or 1
+        value = n % (2 ** min(bits, 31))
+        return value if type(type_).__module__.endswith("mysql.types") else format(value, f"0{bits}b")
+    if _is_float(type_):
+        # Quarters are exact in binary, in single precision too: what a REAL keeps is what was written.
+        value = n % 10_000 + (n % 4 + 1) / 4
+        return decimal.Decimal(str(value)) if getattr(type_, "asdecimal", False) else value
+    if isinstance(type_, sa.Numeric) or _name(type_) == "MONEY":
+        scale = type_.scale if getattr(type_, "scale", None) is not None else 2
+        precision = type_.precision if getattr(type_, "precision", None) is not None else 10
+        whole_digits = max(precision - scale, 1)
+        value = decimal.Decimal(n % (10 ** min(whole_digits, 6)))
+        if scale > 0:  # every decimal place in use, the last one never 0: narrowing the scale must show
+            places = min(scale, 9)
+            fraction = (n % 10 ** (places - 1)) * 10 + n % 9 + 1
+            value += decimal.Decimal(fraction).scaleb(-places)
+        return float(value) if getattr(type_, "asdecimal", True) is False else value
+    if isinstance(type_, sa.DateTime):
+        base = dt.datetime(2001, 2, 3, 4, 5, 6) + dt.timedelta(days=n % 9000, seconds=n % 86400)
+        return base.replace(tzinfo=dt.timezone.utc) if getattr(type_, "timezone", False) else base
+    if isinstance(type_, sa.Date):
+        return dt.date(2001, 2, 3) + dt.timedelta(days=n % 9000)
+    if isinstance(type_, sa.Time):
+        return dt.time(n % 24, n % 60, n % 60)
+    if _is_interval(type_):
+        return dt.timedelta(days=n % 30, seconds=n % 3600)
+    if _is_uuid(type_):
+        value = uuid.uuid5(uuid.NAMESPACE_OID, f"{column}-{n}")
+        return value if getattr(type_, "as_uuid", True) else str(value)
+    if isinstance(type_, sa.JSON):
+        return {"n": n, "column": column}
+    if isinstance(type_, sa.ARRAY):
+        return [plain_value(type_.item_type, n + i, column) for i in range(2)]
+    if isinstance(type_, sa.types._Binary):
+        length = getattr(type_, "length", None) or 16
+        return (f"{n}:".encode() + b"\x00\x01\xfe\xff" * 8)[: min(length, 32)]
+    if _name(type_) in ("INET", "CIDR"):
+        return f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}" + ("/32" if _name(type_) == "CIDR" else "")
+    if _name(type_) in ("MACADDR", "MACADDR8"):
+        return "08:00:2b:" + ":".join(f"{n >> shift & 255:02x}" for shift in (16, 8, 0))
+    if _name(type_) == "TSVECTOR":
+        return f"word{n} {column}"
+    if isinstance(type_, sa.String):
+        length = getattr(type_, "length", None) or (400 if isinstance(type_, sa.Text) else None)
+        if rule.max_length is not None:
+            length = min(length or rule.max_length, rule.max_length)
+        return _text(n, length, column, rule.min_length or 0)
+    raise TypeError(f"no generator for column type {type_!r}")
+
+
+def value_for(type_: Any, n: int, column: str, rule: ColumnRule | None = None) -> Any:
+    """A value of `type_` distinct for every n, obeying the column's CHECK rules and known enum values."""
+    if rule is not None and rule.values:
+        allowed = [v for v in rule.values if v not in rule.excluded and v is not None]
+        if allowed:
+            return allowed[n % len(allowed)]
+    if rule is not None and rule.json:
+        return json.dumps({"n": n, "column": column})
+    value = plain_value(type_, n, column, rule)
+    if rule is None or isinstance(value, bool) or not isinstance(value, (int, float, decimal.Decimal)):
+        return value
+    fitted = _within(decimal.Decimal(str(value)), n, rule, isinstance(value, int))
+    if isinstance(value, int):
+        return int(fitted)
+    return float(fitted) if isinstance(value, float) else fitted
+
+
+def _within(value: decimal.Decimal, n: int, rule: ColumnRule, whole: bool) -> decimal.Decimal:
+    """`value`, or one derived from n, inside the rule's bounds (and not one of its excluded values)."""
+    step = decimal.Decimal(1) if whole else decimal.Decimal("0.25")
+    low = None if rule.low is None else rule.low + (step if rule.low_open else 0)
+    high = None if rule.high is None else rule.high - (step if rule.high_open else 0)
+    if whole:
+        low = None if low is None else low.to_integral_value(decimal.ROUND_CEILING)
+        high = None if high is None else high.to_integral_value(decimal.ROUND_FLOOR)
+    inside = (low is None or value >= low) and (high is None or value <= high)
+    if not inside:
+        if low is not None and high is not None:
+            span = max(int((high - low) / step), 0) + 1
+            value = low + step * (n % span)
+        elif low is not None:
+            value = low + step * (n % 1000)
+        else:
+            value = high - step * (n % 1000)
+    for _ in range(3):
+        if value not in rule.excluded and float(value) not in rule.excluded:
+            break
+        value = value + step if high is None or value + step <= high else value - step
+    return value
