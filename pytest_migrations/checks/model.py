@@ -2,30 +2,53 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
 
 from pytest_migrations import schema as schemas
+from pytest_migrations.checks.model_filters import ModelTarget, filtered
 from pytest_migrations.checks.verdicts import CheckOptions, Verdict
 from pytest_migrations.providers import Server
-from pytest_migrations.walk import (
-    describe_error,
-)
+from pytest_migrations.walk import PrepareFailed, Preparer, describe_error, fresh_database
 
 
 @dataclass
 class ModelBuild:
-    """What metadata.create_all builds on a throwaway database of its own, or why it could not."""
+    """What metadata.create_all builds on a throwaway database of its own, or why it could not.
 
+    Holds what it was built from, so it can be built again with the extensions the head turns out to have.
+    """
+
+    target: ModelTarget
+    server: Server
+    prepare: Preparer | None = None
     snapshot: schemas.Snapshot | None = None
     error: str | None = None
+    extensions: frozenset[str] = frozenset()  # PostgreSQL: those the model's database had before create_all
+    default_schema: str | None = None  # set once the model's database was reached
 
 
 def model_metadata(given: Any, bind: str | None, found: Any) -> Any:
     """The metadata to compare a bind with: the one the user named, else the one env.py passes."""
     return given if given is not None and bind in (None, "") else found
+
+
+def model_target_for(given: Any, bind: str | None, found: ModelTarget) -> ModelTarget | None:
+    """The model to compare a bind with (see model_metadata), with env.py's filters either way; None when
+    there is no metadata."""
+    if given is not None and bind in (None, ""):
+        found = replace(found, metadata=given, origin="the metadata migrations_metadata (--migrations-metadata) names")
+    return found if found.metadata is not None else None
+
+
+def _metadatas(models: list[Any]) -> list[Any]:
+    """MetaData objects, whether given bare or inside a ModelTarget."""
+    found = []
+    for item in models:
+        found.extend(item.metadatas if isinstance(item, ModelTarget) else [item])
+    return found
 
 
 def _schemas_named(metadatas: list[Any]) -> list[str]:
@@ -38,8 +61,9 @@ def _schemas_named(metadatas: list[Any]) -> list[str]:
     return sorted(schema for schema in named if isinstance(schema, str) and schema)
 
 
-def create_model(conn: sa.Connection, metadatas: list[Any]) -> None:
+def create_model(conn: sa.Connection, models: list[Any]) -> None:
     """metadata.create_all, with the PostgreSQL schemas the model names made first."""
+    metadatas = _metadatas(models)
     if conn.dialect.name == "postgresql":  # create_all expects the schemas it names to exist
         for schema in _schemas_named(metadatas):
             conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
@@ -47,34 +71,84 @@ def create_model(conn: sa.Connection, metadatas: list[Any]) -> None:
         item.create_all(conn)
 
 
-def build_model(server: Server, metadata: Any) -> ModelBuild:
-    """Snapshot what metadata.create_all builds on a fresh database (runs in a thread beside the walk)."""
-    metadatas = metadata if isinstance(metadata, (list, tuple)) else [metadata]
+def no_tables(target: ModelTarget, engine: str) -> str:
+    """An empty target metadata: the model check's one failure, instead of a diff that drops every table."""
+    return (
+        f"{target.origin} holds no tables on {engine}, so there is no model to compare the migrations with: the "
+        "modules that define the models were probably never imported. Import them where the metadata is "
+        "defined or in env.py before target_metadata is set (e.g. `import myapp.models`), or name a metadata "
+        "that has them with the migrations_metadata ini key (or --migrations-metadata)."
+    )
+
+
+_EXTENSIONS = sa.text("SELECT extname FROM pg_extension")
+
+
+def build_model(
+    server: Server, target: ModelTarget, prepare: Preparer | None = None, extensions: tuple[tuple[str, str], ...] = ()
+) -> ModelBuild:
+    """Snapshot what metadata.create_all builds on a fresh database (runs in a thread beside the walk).
+
+    The database gets what the walk's got before its first migration (the prepare hook), and on
+    PostgreSQL the `extensions` (name, schema) the migrations created: a model may use their types.
+    """
+    build = ModelBuild(target=target, server=server, prepare=prepare)
+    metadatas = target.metadatas
+    if not any(item.tables for item in metadatas):
+        build.error = no_tables(target, server.engine)
+        return build
     elsewhere = sorted({f"{t.schema}.{t.name}" for item in metadatas for t in item.tables.values() if t.schema})
     if elsewhere and server.engine != "postgresql":
         # On MySQL a schema is another database, on SQLite an attached file: neither is ours to write.
-        return ModelBuild(
-            error=f"the model's tables {', '.join(elsewhere)} name a schema, which on {server.engine} is another "
+        build.error = (
+            f"the model's tables {', '.join(elsewhere)} name a schema, which on {server.engine} is another "
             "database than the throwaway one, and pytest-migrations only writes to databases it created; "
             "compare this model on postgresql, or leave this engine out of the model check's matrix."
         )
-    database = server.next_database()
+        return build
+    try:
+        database = fresh_database(server, prepare)
+    except PrepareFailed as exc:
+        build.error = str(exc)
+        return build
     try:
         engine = sa.create_engine(database.url, poolclass=sa.pool.NullPool)
         try:
             with engine.begin() as conn:
-                create_model(conn, metadatas)
+                build.default_schema = conn.dialect.default_schema_name
+                if conn.dialect.name == "postgresql":
+                    _create_extensions(conn, extensions)
+                    build.extensions = frozenset(conn.execute(_EXTENSIONS).scalars())
+            with engine.begin() as conn:
+                create_model(conn, [target])
             with engine.connect() as conn:
-                return ModelBuild(snapshot=schemas.SchemaReader().snapshot(conn))
+                build.snapshot = schemas.SchemaReader().snapshot(conn)
         except sa.exc.SQLAlchemyError as exc:
-            return ModelBuild(
-                error=f"metadata.create_all fails on {server.engine}, so the model cannot be compared: "
-                + describe_error(exc)
+            build.error = (
+                f"metadata.create_all fails on {server.engine}, so the model cannot be compared: " + describe_error(exc)
             )
         finally:
             engine.dispose()
     finally:
         database.drop()
+    return build
+
+
+def _create_extensions(conn: sa.Connection, extensions: tuple[tuple[str, str], ...]) -> None:
+    quote = conn.dialect.identifier_preparer.quote
+    for name, schema in extensions:
+        conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
+        conn.exec_driver_sql(f"CREATE EXTENSION IF NOT EXISTS {quote(name)} WITH SCHEMA {quote(schema)} CASCADE")
+
+
+def with_head_extensions(build: ModelBuild, head: schemas.Snapshot) -> ModelBuild:
+    """The model built again when the head has PostgreSQL extensions its database lacked (the build runs
+    beside the walk, before the head is known; most histories create none, and pay nothing)."""
+    if build.default_schema is None:  # it never reached a database (no tables, a schema elsewhere)
+        return build
+    if not {name for name, _schema in head.extensions} - build.extensions:
+        return build
+    return build_model(build.server, build.target, build.prepare, head.extensions)
 
 
 def model_verdict(
@@ -100,12 +174,14 @@ def model_verdict(
     if head is None or build is None:
         verdict.problem(blocked or "not checked: the walk never reached head.")
         return
+    build = with_head_extensions(build, head)
     if build.snapshot is None:
         verdict.problem(build.error or "the model could not be built.")
         return
+    model, at_head = filtered(build.snapshot, head, build.target, build.default_schema)
     lines = [
         d.text
-        for d in schemas.diff(build.snapshot, head, "in the model", "at head")
+        for d in schemas.diff(model, at_head, "in the model", "at head")
         if not schemas.ignored(d, options.ignore_rules)
     ]
     if lines:
