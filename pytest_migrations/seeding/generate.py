@@ -297,6 +297,12 @@ def table_rules(
     if conn.dialect.name in ("mysql", "mariadb"):
         texts += mysql_column_checks(conn, split_key(schema.name)[1])
     rules = parse_checks(texts, schema.types)
+    for column, type_ in schema.types.items():  # a PostgreSQL domain's own CHECK, written over VALUE
+        check = getattr(type_, "check", None) if type(type_).__name__ == "DOMAIN" else None
+        if check is not None and column not in rules:
+            found = parse_checks([str(check)], ["value"]).get("value")
+            if found is not None:
+                rules[column] = found
     table = split_key(schema.name)[1]
     for column, type_ in schema.types.items():
         values = enum_values.get((table, column))
