@@ -704,3 +704,107 @@ def test_values_an_upgrade_changed_are_the_upgrades_not_its_empty_downgrades(pro
     assert lines[1].startswith("upgrade 0001 -> 0002 changed values of person.bio in 3 of 3 rows: id=100001 ")
     assert lines[1].endswith("(its downgrade leaves them so)  [migrations/versions/0002_fix_bios.py]")
     assert not any(line.startswith("downgrade 0002") for line in lines), lines
+
+
+STRING_ENUMS = {
+    # The revision's own Enum, stored as a VARCHAR on every engine (native_enum=False, no CHECK).
+    "0001_ticket": revision(
+        "0001",
+        None,
+        """
+        op.create_table(
+            "ticket",
+            sa.Column("id", sa.Integer(), primary_key=True),
+            sa.Column("state", sa.Enum("open", "closed", native_enum=False, name="state", length=6)),
+        )
+        op.create_table("issue", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("kind", sa.String(5)))
+        """,
+        'op.drop_table("issue")\nop.drop_table("ticket")',
+    ),
+    # A data migration that reads both back through their Enums: any other value raises LookupError.
+    "0002_read": revision(
+        "0002",
+        "0001",
+        """
+        conn = op.get_bind()
+        ticket = sa.table("ticket", sa.column("state", sa.Enum("open", "closed", native_enum=False, length=6)))
+        issue = sa.table("issue", sa.column("kind", sa.Enum("bug", "task", native_enum=False, length=5)))
+        conn.execute(sa.select(ticket.c.state)).scalars().all()
+        conn.execute(sa.select(issue.c.kind)).scalars().all()
+        """,
+        "pass",
+    ),
+}
+# The model's Enum for issue.kind: its revision wrote a plain String.
+STRING_ENUM_MODEL = """
+ticket = sa.Table(
+    "ticket", metadata,
+    sa.Column("id", sa.Integer(), primary_key=True),
+    sa.Column("state", sa.Enum("open", "closed", native_enum=False, name="state", length=6)),
+)
+issue = sa.Table(
+    "issue", metadata,
+    sa.Column("id", sa.Integer(), primary_key=True),
+    sa.Column("kind", sa.Enum("bug", "task", native_enum=False, length=5)),
+)
+"""
+
+
+def test_string_stored_enums_get_only_their_values_from_the_revisions_and_the_model(project, run_checks):
+    """A VARCHAR enum read back through its Enum must hold one of its values, never a generated string."""
+    project(STRING_ENUMS, STRING_ENUM_MODEL)
+    result = run_checks(engines=ALL_ENGINES)
+    assert_checks(result, *ENGINES)
+    assert "LookupError" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["*data coverage: tables 2/2 seeded, columns 4/4 held a value, revisions 2/2 checked"])
+
+
+UNSEEDABLE_PARENTS = {
+    "0001_tables": revision(
+        "0001",
+        None,
+        """
+        # Codes must start with X: generated rows cannot, so neither parent table can be seeded.
+        for name in ("voucher", "campaign"):
+            op.create_table(
+                name,
+                sa.Column("id", sa.Integer(), primary_key=True),
+                sa.Column("code", sa.String(20), nullable=False),
+                sa.CheckConstraint("code LIKE 'X%'", name=f"ck_{name}_code"),
+            )
+        op.execute("INSERT INTO voucher (id, code) VALUES (1, 'X1')")  # a row of the migration's own
+        op.create_table(
+            "redemption",
+            sa.Column("id", sa.Integer(), primary_key=True),
+            sa.Column("voucher_id", sa.Integer(), sa.ForeignKey("voucher.id"), nullable=False),
+        )
+        op.create_table(
+            "mailing",
+            sa.Column("id", sa.Integer(), primary_key=True),
+            sa.Column("campaign_id", sa.Integer(), sa.ForeignKey("campaign.id"), nullable=True),
+        )
+        """,
+        'op.drop_table("mailing")\nop.drop_table("redemption")\nop.drop_table("campaign")\nop.drop_table("voucher")',
+    ),
+    "0002_drop_mailing_link": revision(
+        "0002",
+        "0001",
+        'with op.batch_alter_table("mailing") as batch_op:\n    batch_op.drop_column("campaign_id")',
+        'with op.batch_alter_table("mailing") as batch_op:\n'
+        '    batch_op.add_column(sa.Column("campaign_id", sa.Integer(), sa.ForeignKey("campaign.id", name="fk_c")))',
+    ),
+}
+
+
+def test_children_of_a_table_that_cannot_be_seeded_are_seeded_and_the_summary_names_the_gap(project, run_checks):
+    """A parent generation cannot fill does not silence its children: they refer to the rows the
+    parent does hold, or take NULL where the link is nullable; the coverage line names the gap."""
+    project(UNSEEDABLE_PARENTS)
+    result = run_checks()
+    assert item_outcomes(result)["test_data_preserved[sqlite]"] == "passed"
+    result.stdout.fnmatch_lines(
+        [
+            "  data coverage: tables 3/4 seeded, columns 5/8 held a value, revisions 1/2 checked; "
+            "never seeded: campaign; never held a value: mailing.campaign_id",
+        ]
+    )
