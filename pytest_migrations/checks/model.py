@@ -135,10 +135,15 @@ def build_model(
 
 
 def _create_extensions(conn: sa.Connection, extensions: tuple[tuple[str, str], ...]) -> None:
+    """CREATE EXTENSION for each (name, schema) the database lacks, in the schema the head has it in."""
     quote = conn.dialect.identifier_preparer.quote
+    present = set(conn.execute(_EXTENSIONS).scalars())
     for name, schema in extensions:
+        if name in present:
+            continue
         conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
         conn.exec_driver_sql(f"CREATE EXTENSION IF NOT EXISTS {quote(name)} WITH SCHEMA {quote(schema)} CASCADE")
+        present = set(conn.execute(_EXTENSIONS).scalars())  # CASCADE may have brought others along
 
 
 def with_head_extensions(build: ModelBuild, head: schemas.Snapshot) -> ModelBuild:
