@@ -155,6 +155,7 @@ class MigrationCheck(pytest.Item):
         super().__init__(**kwargs)
         self.check = check
         self.engine = engine
+        self.tracebacks: list[str] = []  # of the errors behind a failure, for --tb=long
 
     def runtest(self) -> None:
         from pytest_migrations import checks, providers
@@ -177,15 +178,20 @@ class MigrationCheck(pytest.Item):
         for note in verdict.notes:
             self.add_report_section("call", "pytest-migrations notes", note)
         if verdict.problems:
+            self.tracebacks = verdict.tracebacks
             raise CheckFailed(failure_text(self.check, self.engine, verdict))
         if verdict.skip_reason:
             pytest.skip(f"{self.check}[{self.engine}]: {verdict.skip_reason}")
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, CheckFailed):
+            from pytest_migrations.providers import mask_text
             from pytest_migrations.reporting import failure_repr
 
-            return failure_repr(str(excinfo.value), self.path)
+            text = str(excinfo.value)
+            if (style or self.config.getoption("tbstyle", "auto")) == "long" and self.tracebacks:
+                text += "\n\nThe original error (--tb=long):\n" + "\n".join(self.tracebacks)
+            return failure_repr(mask_text(text), self.path)
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:

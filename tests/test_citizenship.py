@@ -7,7 +7,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from conftest import revision
+from conftest import item_failure, revision
 
 # A downgrade that forgets its column: test_stepwise_roundtrip fails, the others pass.
 FORGETFUL = {
@@ -112,3 +112,29 @@ def test_sys_path_is_left_as_pytest_set_it(project, pytester):
     assert list(outcomes).index("alembic.ini::test_upgrade[sqlite]") < list(outcomes).index(
         "tests/test_paths.py::test_the_project_directory_is_not_on_sys_path"
     )
+
+
+RAISING_HELPER = {
+    "0001_calls_a_helper": revision(
+        "0001",
+        None,
+        "fill_defaults()",
+        "pass",
+    ).replace(
+        "def upgrade():",
+        'def fill_defaults():\n    raise RuntimeError("no default for account.plan")\n\n\ndef upgrade():',
+    ),
+}
+
+
+def test_tb_long_adds_the_original_errors_whole_traceback(project, run_checks):
+    """The message is the same in every style; --tb=long adds every frame of the error behind it."""
+    project(RAISING_HELPER)
+    short = item_failure(run_checks(), "test_upgrade[sqlite]")
+    long = item_failure(run_checks("--tb=long"), "test_upgrade[sqlite]")
+    assert "RuntimeError: no default for account.plan" in short
+    assert "Traceback (most recent call last)" not in short and "in fill_defaults" not in short
+    assert long.startswith(short.rstrip())
+    assert "The original error (--tb=long):\nTraceback (most recent call last):" in long
+    assert ", in upgrade\n" in long and ", in fill_defaults\n" in long
+    assert long.rstrip().endswith("RuntimeError: no default for account.plan")

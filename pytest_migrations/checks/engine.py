@@ -80,6 +80,7 @@ def run_engine(
     seed, skip, replay = True, frozenset(options.irreversible), None
     pending_data_failure: Move | None = None
     pending_failure_text = ""
+    pending_failure_error: BaseException | None = None
     heads: dict[str | None, schemas.Snapshot] = {}
     walk_metadata: dict[str | None, Any] = {}
     blocked: str | None = None
@@ -147,7 +148,8 @@ def run_engine(
             move = outcome.failed_move
 
             if pending_data_failure is not None and (move is None or move != pending_data_failure):
-                verdicts[DATA].problem(pending_failure_text)  # the empty database got past it: the rows were the cause
+                # the empty database got past it: the rows were the cause
+                verdicts[DATA].problem(pending_failure_text, pending_failure_error)
                 pending_data_failure = None
 
             if outcome.completed:
@@ -162,15 +164,16 @@ def run_engine(
             error = outcome.error
             assert error is not None
             if outcome.error_in == "env":
-                blocked = _told_once(verdicts, env_failure(project, engine, error), engine)
+                blocked = _told_once(verdicts, env_failure(project, engine, error), engine, error)
                 break
             if outcome.error_in == "check" or move is None:
                 text = f"pytest-migrations could not inspect the database on {engine}: {describe_error(error)}"
-                _told_once(verdicts, text, engine)
+                _told_once(verdicts, text, engine, error)
                 break
             if seed and move.phase == "upgrade":
                 pending_data_failure = move
                 pending_failure_text = step_failure(project, engine, move, error, with_rows=True)
+                pending_failure_error = error
                 seed = False
                 continue
             if pending_data_failure is not None:  # failed at the same step without rows: not the data's fault
@@ -179,7 +182,7 @@ def run_engine(
                     f"are not the cause (see {UPGRADE}[{engine}])."
                 )
                 pending_data_failure = None
-            verdicts[PHASE_OWNER[move.phase]].problem(_failure(project, engine, walk, move, error))
+            verdicts[PHASE_OWNER[move.phase]].problem(_failure(project, engine, walk, move, error), error)
             if move.phase in ("upgrade", "replay"):
                 blocked = f"not checked: the upgrade to {move.revision} fails (see {UPGRADE}[{engine}])."
                 for check in (STEPWISE, DOWNGRADE, ROUNDTRIP, MODEL, DATA):
@@ -220,9 +223,12 @@ def _failure(project: Project, engine: str, walk: Walk, move: Move, error: BaseE
     return step_failure(project, engine, move, error, with_rows=False)
 
 
-def _told_once(verdicts: dict[str, Verdict], text: str, engine: str) -> str:
+def _told_once(verdicts: dict[str, Verdict], text: str, engine: str, error: BaseException | None = None) -> str:
     """A cause that stops every check: test_upgrade tells it, the others point there. Returns the pointer."""
     pointer = f"not checked: see {UPGRADE}[{engine}]."
     for check, verdict in verdicts.items():
-        verdict.problem(text if check == UPGRADE else pointer)
+        if check == UPGRADE:
+            verdict.problem(text, error)
+        else:
+            verdict.problem(pointer)
     return pointer

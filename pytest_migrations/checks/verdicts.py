@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,10 +42,15 @@ class Verdict:
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     skip_reason: str | None = None
+    tracebacks: list[str] = field(default_factory=list)  # of the original errors: shown with --tb=long
 
-    def problem(self, text: str) -> None:
+    def problem(self, text: str, error: BaseException | None = None) -> None:
         if text not in self.problems:
             self.problems.append(text)
+        if error is not None:
+            formatted = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+            if formatted not in self.tracebacks:
+                self.tracebacks.append(formatted)
 
     def note(self, text: str) -> None:
         if text not in self.notes:
