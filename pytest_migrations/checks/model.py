@@ -120,6 +120,8 @@ def build_model(
                     _create_extensions(conn, extensions)
                     build.extensions = frozenset(conn.execute(_EXTENSIONS).scalars())
             with engine.begin() as conn:
+                if prepare is not None:
+                    _drop_model_tables(conn, metadatas)
                 create_model(conn, [target])
             with engine.connect() as conn:
                 build.snapshot = schemas.SchemaReader().snapshot(conn)
@@ -144,6 +146,31 @@ def _create_extensions(conn: sa.Connection, extensions: tuple[tuple[str, str], .
         conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
         conn.exec_driver_sql(f"CREATE EXTENSION IF NOT EXISTS {quote(name)} WITH SCHEMA {quote(schema)} CASCADE")
         present = set(conn.execute(_EXTENSIONS).scalars())  # CASCADE may have brought others along
+
+
+def _drop_model_tables(conn: sa.Connection, metadatas: list[Any]) -> None:
+    """Drop the tables the prepare hook made that the model describes: those are the model's to build.
+
+    The hook's other objects (tables the model does not describe, types, functions) stay, as on the walk's
+    database; the model's tables come from create_all, or the check would compare the hook's with the head.
+    """
+    inspector = sa.inspect(conn)
+    made = [
+        table
+        for item in metadatas
+        for table in reversed(item.sorted_tables)
+        if inspector.has_table(table.name, schema=table.schema)
+    ]
+    if not made:
+        return
+    name = conn.dialect.name
+    if name in ("mysql", "mariadb"):
+        conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 0")
+    for table in made:
+        cascade = " CASCADE" if name == "postgresql" else ""
+        conn.exec_driver_sql(f"DROP TABLE {conn.dialect.identifier_preparer.format_table(table)}{cascade}")
+    if name in ("mysql", "mariadb"):
+        conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")
 
 
 def with_head_extensions(build: ModelBuild, head: schemas.Snapshot) -> ModelBuild:
