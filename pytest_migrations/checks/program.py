@@ -90,7 +90,8 @@ def walk_program(
 ) -> Callable[[sa.Connection, MigrationContext], Moves]:
     """The program `walk.drive` runs once per run_migrations() call (once per bind in a multidb env.py).
 
-    `on_metadata(bind, target_metadata)` is called as soon as env.py has configured each bind.
+    `on_metadata(bind, target)` is called as soon as env.py has configured each bind, with its target
+    metadata and the include_* filters it gave `context.configure` (a ModelTarget).
     """
 
     def program(conn: sa.Connection, context: MigrationContext) -> Moves:
