@@ -171,8 +171,9 @@ class MigrationCheck(pytest.Item):
                 verdict = report.verdicts[self.check]
         except providers.ProviderUnavailable as exc:
             self.user_properties.append((PROPERTY, item_record(self.check, self.engine, None)))
-            raise CheckFailed(providers.mask_text(f"{self.check}[{self.engine}] could not run: {exc}")) from None
-        self.user_properties.append((PROPERTY, item_record(self.check, self.engine, report, verdict.notes)))
+            raise CheckFailed(providers.mask_text(session.unavailable(self.engine, self.name, exc))) from None
+        server = session.server_description(self.engine)
+        self.user_properties.append((PROPERTY, item_record(self.check, self.engine, report, verdict.notes, server)))
         if report is not None:
             record_warnings(self, session.take_warnings(self.engine))
         for note in verdict.notes:
@@ -283,5 +284,6 @@ def _picks_its_engines(metafunc: pytest.Metafunc) -> bool:
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
     if not config.getoption("--migrations"):
         return None
-    session = get_session(config)
-    return [f"migrations: {session.project.config_path} on {', '.join(session.settings.engines)}"]
+    from pytest_migrations.reporting import header_lines
+
+    return header_lines(get_session(config))

@@ -48,9 +48,28 @@ def failure_repr(text: str, path: Any) -> Any:
     )
 
 
-def item_record(check: str, engine: str, report: EngineReport | None, notes: list[str] | None = None) -> str:
+def header_lines(session: Any) -> list[str]:
+    """The project and, per engine, where its server will come from.
+
+    Servers open lazily, in each xdist worker, when an engine's first item runs: before the run only
+    the plan is known (a URL, an image, the order of fallbacks). What actually ran, with the server's
+    version, is in the summary, which the workers' item records reach.
+    """
+    from pytest_migrations.providers import plan
+
+    settings = session.settings
+    lines = [f"migrations: {session.project.config_path} on {', '.join(settings.engines)}"]
+    lines.extend(f"migrations: {engine} from {mask_text(plan(engine, settings))}" for engine in settings.engines)
+    return lines
+
+
+def item_record(
+    check: str, engine: str, report: EngineReport | None, notes: list[str] | None = None, server: str | None = None
+) -> str:
     """The item's user property: JSON, as junit XML and other report consumers can read it."""
     record: dict[str, Any] = {"check": check, "engine": engine, "notes": [mask_text(note) for note in notes or []]}
+    if server:
+        record["server"] = mask_text(server)
     if report is not None:
         slowest = sorted(report.upgrade_seconds.items(), key=lambda kv: kv[1], reverse=True)[:3]
         record.update(
@@ -70,6 +89,7 @@ class Summary:
     outcomes: dict[str, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))
     stats: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: dict[str, dict[str, list[str]]] = field(default_factory=lambda: defaultdict(dict))
+    servers: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # several under some xdist modes
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for key, text in report.user_properties:
@@ -83,6 +103,8 @@ class Summary:
                 self.notes[engine][check] = value["notes"]
             if "revisions" in value:
                 self.stats[engine] = value
+            if value.get("server"):
+                self.servers[engine].add(value["server"])
 
     def lines(self) -> list[str]:
         out: list[str] = []
@@ -100,6 +122,7 @@ class Summary:
                 else:
                     head += f" no revision walked, of {total}"
             out.append(head)
+            out.extend(f"  server  {server}" for server in sorted(self.servers.get(engine, ())))
             by_outcome: dict[str, list[str]] = defaultdict(list)
             for check in CHECKS:
                 if check in self.outcomes[engine]:

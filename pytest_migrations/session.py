@@ -34,7 +34,13 @@ class MigrationsSession:
     _metadata: Any = None
     _servers: dict[str, Server] = field(default_factory=dict)
     _server_errors: dict[str, str] = field(default_factory=dict)
+    _told: dict[str, str] = field(default_factory=dict)  # engine -> the item whose failure gave its server's message
     _reports: dict[str, checks.EngineReport] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        from pytest_migrations.connect_timeout import set_connect_timeout
+
+        set_connect_timeout(self.settings.connect_timeout)
 
     @property
     def project(self) -> Project:
@@ -128,6 +134,21 @@ class MigrationsSession:
                 self._server_errors[engine] = str(exc)
                 raise
         return self._reports[engine]
+
+    def server_description(self, engine: str) -> str | None:
+        """What runs `engine`'s checks in this process (provider, version, image or masked URL), once it is open."""
+        server = self._servers.get(engine)
+        return server.describe() if server is not None else None
+
+    def unavailable(self, engine: str, item: str, exc: ProviderUnavailable) -> str:
+        """The server's message for the first item that meets it; a pointer to that item for the others.
+
+        The session remembers the failure (no second pull or connect per item), and the report says it once.
+        """
+        first = self._told.setdefault(engine, item)
+        if first == item:
+            return f"{item} could not run: {exc}"
+        return f"{item} could not run: no {engine} server (see {first} for why)."
 
     def take_warnings(self, engine: str) -> list[Any]:
         """The warnings the walk of `engine` recorded, handed out once (to the first of its items that runs)."""

@@ -32,7 +32,7 @@ from pytest_migrations.providers.base import (
     mask_text,
     mask_url,
 )
-from pytest_migrations.providers.docker import DockerServer
+from pytest_migrations.providers.docker import DockerFailed, DockerServer, image_key
 from pytest_migrations.providers.local import LocalMariaDBServer, LocalPostgresServer
 from pytest_migrations.providers.url import UrlServer, _read_url, with_driver
 from pytest_migrations.settings import DEFAULT_MYSQL_IMAGE, DEFAULT_POSTGRESQL_IMAGE, Settings
@@ -41,6 +41,7 @@ __all__ = [
     "DB_PREFIX",
     "HOST_TAG",
     "Database",
+    "DockerFailed",
     "DockerServer",
     "LocalMariaDBServer",
     "LocalPostgresServer",
@@ -53,6 +54,7 @@ __all__ = [
     "mask_text",
     "mask_url",
     "open_server",
+    "plan",
     "with_driver",
 ]
 
@@ -77,6 +79,33 @@ def provider_order(engine: str, settings: Settings) -> list[str]:
     return ["url", "local", "docker"] if engine in settings.server_urls else ["local", "docker"]
 
 
+def image_for(engine: str, settings: Settings) -> str:
+    return settings.images.get(engine, DEFAULT_POSTGRESQL_IMAGE if engine == "postgresql" else DEFAULT_MYSQL_IMAGE)
+
+
+def plan(engine: str, settings: Settings) -> str:
+    """Where `engine`'s server will come from, as far as is known before any server opens (for the header)."""
+    if engine == "sqlite":
+        return "SQLite files in a temp dir"
+    ways = []
+    for provider in provider_order(engine, settings):
+        if provider == "url":
+            where = settings.url_origins.get(engine, "the settings")
+            raw = settings.server_urls.get(engine)
+            ways.append(f"server URL {mask_url(raw)} ({where})" if raw else "a server URL (none given)")
+            if raw:
+                break  # a URL that does not work is an error, never a reason to look further
+        elif provider == "local":
+            ways.append(
+                f"local binaries ({'initdb, pg_ctl' if engine == 'postgresql' else 'mariadb-install-db, mariadbd'})"
+            )
+        else:
+            key = image_key(engine)
+            set_by = f"{key}" if engine in settings.images else f"the default; {key} sets another"
+            ways.append(f"Docker image {image_for(engine, settings)} ({set_by})")
+    return ", else ".join(ways)
+
+
 def open_server(engine: str, settings: Settings, worker: str) -> Server:
     """Open the first provider that can supply `engine`, or explain all that could not."""
     if engine == "sqlite":
@@ -89,19 +118,27 @@ def open_server(engine: str, settings: Settings, worker: str) -> Server:
                 if not raw:
                     raise ProviderUnavailable("no URL given")
                 started = time.monotonic()
-                origin = f"server URL from {settings.url_origins.get(engine, 'the settings')}"
-                server = UrlServer(engine=engine, origin=origin, worker=worker, admin_url=_read_url(raw), given_url=raw)
+                where = settings.url_origins.get(engine, "the settings")
+                server = UrlServer(
+                    engine=engine,
+                    origin=f"server URL from {where}",
+                    source=f"server URL {mask_url(raw)} ({where})",
+                    worker=worker,
+                    admin_url=_read_url(raw),
+                    given_url=raw,
+                )
                 server.connect_admin(connect_timeout=settings.connect_timeout)
                 server.startup_seconds = time.monotonic() - started
                 return server
             if provider == "local":
                 local = LocalPostgresServer if engine == "postgresql" else LocalMariaDBServer
                 return local.start(worker)
-            default = DEFAULT_POSTGRESQL_IMAGE if engine == "postgresql" else DEFAULT_MYSQL_IMAGE
-            return DockerServer.start(engine, settings.images.get(engine, default), worker)
+            return DockerServer.start(engine, image_for(engine, settings), worker, settings.connect_timeout)
         except ProviderUnavailable as exc:
             if provider == "url" and engine in settings.server_urls:
                 raise  # a URL the user gave and that does not work is an error, not a reason to look elsewhere
+            if isinstance(exc, DockerFailed) and (settings.provider == "docker" or engine in settings.images):
+                raise  # Docker was asked for and answered: its one message, not the list of other ways
             reasons.append(f"{provider}: {exc}")
     raise ProviderUnavailable(f"no {engine} server is available ({'; '.join(reasons)}). {_how_to_provide(engine)}")
 

@@ -97,11 +97,17 @@ class Server:
     """Base for every provider's server: creates and drops databases."""
 
     engine: str
-    origin: str
+    origin: str  # where the server comes from, as messages name it: "Docker image postgres:17", ...
     worker: str = "main"
     startup_seconds: float = 0.0
+    version: str = ""  # as the server reports it, once connected
+    source: str = ""  # how the report names where it comes from; the origin unless a provider says more
     created: list[Database] = field(default_factory=list)
     ahead: list[Database] = field(default_factory=list)  # made before they were needed; see make_ahead()
+
+    def describe(self) -> str:
+        """What ran the checks, for the report: `postgresql 15.14 from Docker image postgres:17`."""
+        return " ".join(part for part in (self.engine, self.version, "from", self.source or self.origin) if part)
 
     def make_ahead(self) -> None:
         """Create a throwaway database now, for the next `next_database()` to take.
@@ -165,6 +171,11 @@ class SqliteServer(Server):
     directory: Path = field(
         default_factory=lambda: Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-sqlite-"))
     )
+
+    def __post_init__(self) -> None:
+        import sqlite3
+
+        self.version = self.version or sqlite3.sqlite_version
 
     def create_database(self, template: Database | None = None) -> Database:
         name = self.new_name()

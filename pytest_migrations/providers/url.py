@@ -87,6 +87,13 @@ def _driver_problem(url: URL, engine: str, exc: Exception) -> str:
     )
 
 
+def _server_version(conn: sa.Connection) -> str:
+    """The version the server reports, e.g. 15.14 or 10.11.11-MariaDB-0+deb12u1, for the report."""
+    if conn.dialect.name == "postgresql":
+        return str(conn.exec_driver_sql("SHOW server_version").scalar()).split()[0]
+    return str(conn.exec_driver_sql("SELECT VERSION()").scalar())
+
+
 def _quote(engine: str, name: str) -> str:
     return f'"{name}"' if engine == "postgresql" else f"`{name}`"
 
@@ -137,7 +144,7 @@ class UrlServer(Server):
         trust(probe)
         try:
             with probe.connect() as conn:
-                conn.execute(sa.text("SELECT 1"))
+                self.version = _server_version(conn)
         except Exception as exc:
             waited = time.monotonic() - started
             silent = (
