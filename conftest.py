@@ -27,6 +27,10 @@ SERVER_URLS = {
     "postgresql": os.environ.get("PYTEST_MIGRATIONS_POSTGRESQL_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
     "mysql": os.environ.get("PYTEST_MIGRATIONS_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/mysql"),
 }
+# tests/test_docker.py runs only where a Docker engine and these images are (.ci/docker sets it:
+# "postgresql=IMAGE mysql=IMAGE"). Elsewhere its tests are deselected; where it is set, a missing
+# Docker engine fails them.
+DOCKER_IMAGES = dict(pair.split("=", 1) for pair in os.environ.get("PYTEST_MIGRATIONS_DOCKER_IMAGES", "").split())
 ENGINES = ("sqlite", "postgresql", "mysql")
 ALL_ENGINES = ",".join(ENGINES)  # the whole matrix, as --migrations-engines takes it
 # Unrelated plugins installed on a developer's machine slow every inner session down: pytester's
@@ -235,3 +239,19 @@ def assert_checks(result: pytest.RunResult, *engines: str, failed: Collection[st
                     + (report.longreprtext if report else "")
                 )
     assert not wrong, "\n".join(wrong)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "docker: needs a Docker engine and PYTEST_MIGRATIONS_DOCKER_IMAGES (.ci/docker); deselected without"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Docker tests are deselected (not skipped) where PYTEST_MIGRATIONS_DOCKER_IMAGES is unset."""
+    if DOCKER_IMAGES:
+        return
+    docker = [item for item in items if item.get_closest_marker("docker")]
+    if docker:
+        config.hook.pytest_deselected(items=docker)
+        items[:] = [item for item in items if not item.get_closest_marker("docker")]

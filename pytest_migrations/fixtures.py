@@ -32,7 +32,9 @@ def migrator(request: pytest.FixtureRequest, migrations_engine: str) -> Iterator
         # A test may parametrize migrations_engine itself, with any name a user would write.
         engine = engine_name(migrations_engine, "@pytest.mark.parametrize('migrations_engine', ...)")
         database = fresh_database(session.server(engine), session.find_preparer())
-    except (ProviderUnavailable, PrepareFailed, pytest.UsageError) as exc:
+    except ProviderUnavailable as exc:  # told once per engine; later tests point at the one that told it
+        problem = session.unavailable(engine, request.node.name, exc)
+    except (PrepareFailed, pytest.UsageError) as exc:
         problem = f"migrator[{migrations_engine}]: {exc}"
     if problem is not None:
         pytest.fail(problem, pytrace=False)
