@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
 
-from conftest import QUIET, SERVER_URLS, revision
+from conftest import QUIET, SERVER_URLS, item_failure, item_outcomes, revision
 from pytest_migrations.providers import make_url, with_driver
 
 ONE = {
@@ -229,3 +232,109 @@ def test_a_server_that_accepts_and_never_answers_fails_after_the_timeout(project
     )
     assert "hunter2" not in result.stdout.str()
     assert waited < 30  # one wait for the engine, not one per item
+
+
+@contextmanager
+def silent_to_throwaway_databases(server_url: str) -> Iterator[int]:
+    """A TCP proxy to a real server that forwards every connection except those opening a throwaway database.
+
+    The client's first packet names the database (PostgreSQL's startup message, MySQL's handshake
+    response); when it names one of ours, the proxy keeps the connection open and never answers again.
+    Yields the proxy's port.
+    """
+    target = make_url(server_url)
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def forward(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+
+    def serve(client: socket.socket) -> None:
+        upstream = socket.create_connection((target.host, target.port))
+        held.extend((client, upstream))
+        threading.Thread(target=forward, args=(upstream, client), daemon=True).start()
+        first = client.recv(65536)
+        if b"pytest_migrations_" in first:
+            upstream.shutdown(socket.SHUT_RDWR)  # the client waits for an answer that never comes
+            return
+        upstream.sendall(first)
+        forward(client, upstream)
+
+    def accept() -> None:
+        try:
+            while True:
+                client, _ = listener.accept()
+                threading.Thread(target=serve, args=(client,), daemon=True).start()
+        except OSError:
+            pass  # the listener was closed
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
+        for sock in held:
+            sock.close()
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "mysql"])
+def test_a_throwaway_database_the_server_never_answers_for_fails_after_the_timeout(project, pytester, engine):
+    """The admin connection works; connections to the throwaway databases (env.py's own engine) are never answered."""
+    project(ONE)
+    (pytester.path / "pytest.ini").write_text("[pytest]\nmigrations_connect_timeout = 2\n")
+    with silent_to_throwaway_databases(SERVER_URLS[engine]) as port:
+        url = make_url(SERVER_URLS[engine]).set(host="127.0.0.1", port=port)
+        if engine == "postgresql":
+            url = url.update_query_dict({"sslmode": "disable"})  # the startup message in clear, for the proxy to read
+        result = pytester.runpytest(
+            "--migrations",
+            f"--migrations-engines={engine}",
+            f"--migrations-{engine}-url={url.render_as_string(hide_password=False)}",
+            *QUIET,
+        )
+    assert item_outcomes(result)[f"test_upgrade[{engine}]"] == "failed"
+    assert (
+        f"the {engine} server at 127.0.0.1:{port} accepted a connection to the throwaway database pytest_migrations_"
+        in item_failure(result, f"test_upgrade[{engine}]")
+    )
+    result.stdout.fnmatch_lines(
+        ["*and did not answer in 2 s (migrations_connect_timeout = 2 sets how long to wait): *"]
+    )
+
+
+def test_the_header_and_summary_name_each_engine_s_server(project, pytester, monkeypatch):
+    project(ONE)
+    # Trust auth ignores the password: the run works, and the URL is only ever shown, masked.
+    pg = with_driver(make_url(SERVER_URLS["postgresql"]), "postgresql").set(password="hunter2")
+    monkeypatch.setenv("PYTEST_MIGRATIONS_MYSQL_URL", SERVER_URLS["mysql"])
+    result = pytester.runpytest(
+        "--migrations",
+        "--migrations-engines=sqlite,postgresql,mysql",
+        f"--migrations-postgresql-url={pg.render_as_string(hide_password=False)}",
+        *QUIET,
+    )
+    shown_pg = pg.render_as_string(hide_password=True)
+    shown_my = SERVER_URLS["mysql"]
+    result.stdout.fnmatch_lines(
+        [
+            "migrations: sqlite from SQLite files in a temp dir",
+            f"migrations: postgresql from server URL {shown_pg} (--migrations-postgresql-url)",
+            f"migrations: mysql from server URL {shown_my} (PYTEST_MIGRATIONS_MYSQL_URL)",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*pytest-migrations summary*",
+            "mysql: 1 revision walked*",
+            f"  server  mysql 10.*-MariaDB* from server URL {shown_my} (PYTEST_MIGRATIONS_MYSQL_URL)",
+            "postgresql: 1 revision walked*",
+            f"  server  postgresql 1* from server URL {shown_pg} (--migrations-postgresql-url)",
+            "sqlite: 1 revision walked*",
+            "  server  sqlite 3.* from SQLite files in a temp dir",
+        ]
+    )
+    assert "hunter2" not in result.stdout.str() + result.stderr.str()
