@@ -729,7 +729,8 @@ def test_local_provider_starts_private_servers_and_removes_them(project, run_che
     assert processes == [], f"servers still running: {processes}"
 
 
-def test_docker_provider_without_docker_fails_and_says_how_to_provide_a_server(project, run_checks):
+def test_docker_provider_without_docker_fails_and_says_how_to_provide_a_server(project, run_checks, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")  # no Docker engine, even where one runs
     project(ONE_TABLE, ONE_TABLE_MODEL)
     result = run_checks("--migrations-provider=docker", engines="postgresql,mysql")
     got = item_outcomes(result)

@@ -23,6 +23,7 @@ ONE = {
 
 def test_an_image_setting_selects_docker_and_without_docker_the_items_fail(project, pytester, monkeypatch):
     monkeypatch.setenv("PYTEST_MIGRATIONS_POSTGRESQL_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")  # no Docker engine, even where one runs
     project(ONE, pytest_ini="migrations_postgresql_image = postgres:16-alpine\n")
     result = pytester.runpytest("--migrations", "--migrations-engines=postgresql", *QUIET)
     # The image wins over the URL: the user asked for a container.

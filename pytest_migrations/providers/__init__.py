@@ -132,7 +132,7 @@ def open_server(engine: str, settings: Settings, worker: str) -> Server:
                 return server
             if provider == "local":
                 local = LocalPostgresServer if engine == "postgresql" else LocalMariaDBServer
-                return local.start(worker)
+                return local.start(worker, settings.connect_timeout)
             return DockerServer.start(engine, image_for(engine, settings), worker, settings.connect_timeout)
         except ProviderUnavailable as exc:
             if provider == "url" and engine in settings.server_urls:

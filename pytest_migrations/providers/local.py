@@ -94,7 +94,7 @@ class LocalPostgresServer(UrlServer):
     user: str | None = None
 
     @classmethod
-    def start(cls, worker: str) -> LocalPostgresServer:
+    def start(cls, worker: str, connect_timeout: int | None = None) -> LocalPostgresServer:
         globs = ("/usr/lib/postgresql/*/bin", "/usr/local/pgsql/bin")
         initdb = _find_binary("initdb", extra_globs=globs)
         pg_ctl = _find_binary("pg_ctl", extra_globs=globs)
@@ -135,7 +135,7 @@ class LocalPostgresServer(UrlServer):
             server.admin_url = URL.create(
                 "postgresql", username="postgres", host="127.0.0.1", port=port, database="postgres"
             )
-            server.connect_admin()
+            server.connect_admin(connect_timeout=connect_timeout)
         except BaseException:
             server.stop()
             raise
@@ -164,7 +164,7 @@ class LocalMariaDBServer(UrlServer):
     process: subprocess.Popen[bytes] | None = None
 
     @classmethod
-    def start(cls, worker: str) -> LocalMariaDBServer:
+    def start(cls, worker: str, connect_timeout: int | None = None) -> LocalMariaDBServer:
         install = _find_binary("mariadb-install-db", "mysql_install_db")
         daemon = _find_binary("mariadbd", "mysqld", extra_globs=("/usr/sbin", "/usr/libexec"))
         if not install or not daemon:
@@ -206,7 +206,7 @@ class LocalMariaDBServer(UrlServer):
                 server.process = subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True)
             server.admin_url = URL.create("mysql", username="root", host="127.0.0.1", port=port)
             _wait_until_ready(with_driver(server.admin_url, "mysql"), server.process, "mariadbd")
-            server.connect_admin()
+            server.connect_admin(connect_timeout=connect_timeout)
         except BaseException:
             server.stop()
             raise
