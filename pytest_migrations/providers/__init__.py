@@ -20,6 +20,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from pytest_migrations import connect_timeout  # noqa: F401 - its listener bounds every connection to a throwaway database
 from pytest_migrations.providers.base import (
     DB_PREFIX,
     HOST_TAG,
