@@ -34,6 +34,7 @@ from alembic.runtime.environment import EnvironmentContext
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
+from pytest_migrations import compat
 from pytest_migrations.guard import guarded, refuse_foreign, throwaway_databases
 from pytest_migrations.project import Project, importable
 from pytest_migrations.providers import ProviderUnavailable
@@ -202,7 +203,7 @@ def run_env(
     script = project.script
     throwaway = throwaway_databases(url, server)
     config = project.alembic_config()
-    engine = sa.create_engine(url, poolclass=NullPool)
+    engine = compat.create_engine(url, poolclass=NullPool)
     found: list[warnings.WarningMessage] = []
     try:
         with ExitStack() as stack:

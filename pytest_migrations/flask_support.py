@@ -18,8 +18,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
-from sqlalchemy.pool import NullPool
 
+from pytest_migrations.compat import flask_bind_keys, flask_engine, flask_engines_replaced
 from pytest_migrations.project import (
     Project,
     ProjectError,
@@ -29,6 +29,7 @@ from pytest_migrations.project import (
     importable,
 )
 from pytest_migrations.providers import Server
+from pytest_migrations.stack import FLASK, check_installed
 
 
 @contextmanager
@@ -78,7 +79,7 @@ def load_app(ref: str, rootdir: Path, origin: str = "migrations_flask_app", env:
 
 def _bind_keys(db: Any, app: Any) -> list[str | None]:
     with app.app_context():
-        return list(db.engines.keys())
+        return flask_bind_keys(db, app)
 
 
 @contextmanager
@@ -89,13 +90,11 @@ def app_targeting(app: Any, db: Any, url: URL, server: Server | None) -> Iterato
     SQLALCHEMY_DATABASE_URI from the app's config instead of taking the engine.
     """
     with app.app_context():
-        engines = db._app_engines[app]
-        saved = dict(engines)
         saved_config = {key: app.config[key] for key in _URL_SETTINGS if key in app.config}
         extra = []
-        replacements: dict[str | None, sa.Engine] = {}
+        replacements: dict[str | None, sa.engine.Engine] = {}
         try:
-            for key in saved:
+            for key in flask_bind_keys(db, app):
                 if key is None:
                     target = url
                 else:
@@ -104,16 +103,13 @@ def app_targeting(app: Any, db: Any, url: URL, server: Server | None) -> Iterato
                     database = server.create_database()
                     extra.append(database)
                     target = database.url
-                replacements[key] = sa.create_engine(target, poolclass=NullPool)
-            engines.clear()
-            engines.update(replacements)
+                replacements[key] = flask_engine(db, target)
             shown = {key: engine.url.render_as_string(hide_password=False) for key, engine in replacements.items()}
             app.config["SQLALCHEMY_DATABASE_URI"] = shown.get(None, url.render_as_string(hide_password=False))
             app.config["SQLALCHEMY_BINDS"] = {key: value for key, value in shown.items() if key is not None}
-            yield
+            with flask_engines_replaced(db, app, replacements):
+                yield
         finally:
-            engines.clear()
-            engines.update(saved)
             for key in _URL_SETTINGS:
                 app.config.pop(key, None)
             app.config.update(saved_config)
@@ -130,6 +126,9 @@ def load_flask_project(
     ref: str, rootdir: Path, origin: str = "migrations_flask_app", env: dict[str, str] | None = None
 ) -> Project:
     """`origin` names where `ref` came from (flag, ini key or FLASK_APP), for the messages."""
+    problem = check_installed(FLASK)
+    if problem is not None:  # before the app imports them: an old Flask-SQLAlchemy fails in ways that hide this
+        raise ProjectError(f"{origin} = {ref!r}: {problem}")
     saved = list(sys.path)
     try:
         app = load_app(ref, rootdir, origin, env)

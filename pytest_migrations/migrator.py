@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.pool import NullPool
 
+from pytest_migrations import compat
 from pytest_migrations.environment import run_env
 from pytest_migrations.project import Project
 from pytest_migrations.providers import Database
@@ -20,7 +21,7 @@ class Migrator:
     def __init__(self, project: Project, database: Database) -> None:
         self.project = project
         self.database = database
-        self.engine: sa.Engine = sa.create_engine(database.url, poolclass=NullPool)
+        self.engine: sa.Engine = compat.create_engine(database.url, poolclass=NullPool)
         self._connection: sa.Connection | None = None
         self.warnings: list[warnings.WarningMessage] = []  # raised by env.py and revisions, for pytest's summary
 

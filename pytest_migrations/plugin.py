@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 SESSION = pytest.StashKey["MigrationsSession"]()
 COLLECTED = pytest.StashKey[bool]()
+STACK_CHECKED = pytest.StashKey[bool]()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -29,7 +30,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
+def require_supported_stack(config: pytest.Config) -> None:
+    """A usage error naming each unsupported package, before anything imports SQLAlchemy or Alembic."""
+    if config.stash.get(STACK_CHECKED, False):
+        return
+    from pytest_migrations.stack import CORE, check_installed
+
+    problem = check_installed(CORE)
+    if problem is not None:
+        raise pytest.UsageError(f"pytest-migrations: {problem}")
+    config.stash[STACK_CHECKED] = True
+
+
 def get_session(config: pytest.Config) -> MigrationsSession:
+    require_supported_stack(config)
     from pytest_migrations.session import MigrationsSession
 
     if SESSION not in config.stash:
@@ -91,6 +105,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "migrations: a built-in pytest-migrations check")
     if not config.getoption("--migrations"):
         return
+    require_supported_stack(config)
     from pytest_migrations.project import ProjectError
     from pytest_migrations.reporting import Summary
 

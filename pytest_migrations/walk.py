@@ -26,6 +26,7 @@ from alembic.runtime.migration import MigrationContext, MigrationStep
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
+from pytest_migrations import compat
 from pytest_migrations.environment import run_env
 from pytest_migrations.project import Project, user_code_location
 
@@ -87,10 +88,10 @@ class DriveOutcome:
     warnings: list[warnings.WarningMessage] = field(default_factory=list)  # raised by env.py and revisions
 
 
-Program = Callable[[sa.Connection, MigrationContext], Generator[Move, StepResult | None, None]]
+Program = Callable[[sa.engine.Connection, MigrationContext], Generator[Move, StepResult | None, None]]
 
 
-Preparer = Callable[[sa.Connection, str], None]
+Preparer = Callable[[sa.engine.Connection, str], None]
 
 
 class PrepareFailed(Exception):
@@ -105,7 +106,7 @@ def fresh_database(server: Any, prepare: Preparer | None) -> Any:
     database = server.next_database()
     if prepare is None:
         return database
-    connectable = sa.create_engine(database.url, poolclass=NullPool)
+    connectable = compat.create_engine(database.url, poolclass=NullPool)
     try:
         with connectable.begin() as connection:
             prepare(connection, server.engine)
@@ -239,7 +240,7 @@ class Cycle:
     def begin(cls, context: MigrationContext) -> Cycle:
         connection = context.connection
         assert connection is not None
-        savepoint = connection.begin_nested()
+        savepoint = compat.begin_nested(connection)
         lent = not context.impl.transactional_ddl and getattr(context, "_transaction", None) is None
         if lent:
             context._transaction = savepoint  # type: ignore[assignment]
@@ -263,7 +264,7 @@ class Undo:
 
     def begin(self) -> None:
         if self.cycle is None:
-            self.own = self.connection.begin_nested()
+            self.own = compat.begin_nested(self.connection)
 
     def keep(self) -> None:
         if self.own is not None and self.own.is_active:
@@ -341,7 +342,7 @@ def _try_as_in_one_command(
 ) -> None:
     connection = context.connection
     assert connection is not None
-    again = connection.begin_nested()
+    again = compat.begin_nested(connection)
     context.impl.memo = {key: set(value) if isinstance(value, set) else value for key, value in command_memo.items()}
     try:
         migration_fn(**kw)
@@ -362,7 +363,7 @@ def _try_without_rows(
 ) -> None:
     connection = context.connection
     assert connection is not None
-    retry = connection.begin_nested()
+    retry = compat.begin_nested(connection)
     context.impl.memo = {}  # the failed attempt may have noted types as made: start as it did
     try:
         emptier(connection)

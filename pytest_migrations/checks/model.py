@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from pytest_migrations import compat
 from pytest_migrations import schema as schemas
 from pytest_migrations.checks.model_filters import ModelTarget, filtered
 from pytest_migrations.checks.verdicts import CheckOptions, Verdict
@@ -112,7 +113,7 @@ def build_model(
         build.error = str(exc)
         return build
     try:
-        engine = sa.create_engine(database.url, poolclass=sa.pool.NullPool)
+        engine = compat.create_engine(database.url, poolclass=sa.pool.NullPool)
         try:
             with engine.begin() as conn:
                 build.default_schema = conn.dialect.default_schema_name

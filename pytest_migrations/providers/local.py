@@ -14,10 +14,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import sqlalchemy as sa
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
+from pytest_migrations import compat
 from pytest_migrations.providers.base import TEMP_PREFIX, ProviderUnavailable
 from pytest_migrations.providers.url import UrlServer, with_driver
 
@@ -69,7 +69,7 @@ def _run(cmd: list[str], user: str | None, what: str, timeout: float = 120) -> N
 
 
 def _wait_until_ready(url: URL, process: subprocess.Popen[bytes] | None, what: str, timeout: float = 60) -> None:
-    engine = sa.create_engine(url, poolclass=NullPool)
+    engine = compat.create_engine(url, poolclass=NullPool)
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     try:

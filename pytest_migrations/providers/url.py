@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
+from pytest_migrations import compat
 from pytest_migrations.providers.base import (
     _DRIVER_MODULES,
     _DRIVERS,
@@ -127,7 +128,7 @@ class UrlServer(Server):
         timeout_key = _TIMEOUT_ARGS.get(self.admin_url.get_driver_name())
         connect_args = {timeout_key: connect_timeout} if connect_timeout and timeout_key else {}
         try:
-            self._admin = sa.create_engine(
+            self._admin = compat.create_engine(
                 self.admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool, connect_args=connect_args
             )
         except (ImportError, sa.exc.ArgumentError) as exc:  # NoSuchModuleError is an ArgumentError
@@ -140,7 +141,7 @@ class UrlServer(Server):
         probe_args = dict(connect_args)
         if connect_timeout and self.admin_url.get_driver_name() in ("pymysql", "mysqldb"):
             probe_args["read_timeout"] = connect_timeout
-        probe = sa.create_engine(self.admin_url, poolclass=NullPool, connect_args=probe_args)
+        probe = compat.create_engine(self.admin_url, poolclass=NullPool, connect_args=probe_args)
         trust(probe)
         try:
             with probe.connect() as conn:

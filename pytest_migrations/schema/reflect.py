@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Inspector
 
+from pytest_migrations import compat
 from pytest_migrations.schema.normalize import _sqltext, normalize_boolean_default, normalize_default, normalize_type
 from pytest_migrations.schema.snapshot import ColumnSchema, Snapshot, TableSchema, split_key
 from pytest_migrations.schema.statements import keeps_table_list, tables_to_refingerprint
@@ -369,7 +370,7 @@ def _reflect_postgresql(conn: sa.Connection, key: str) -> _Reflected:
 def reflect_table(inspector: Inspector, name: str, dialect: sa.Dialect) -> TableSchema:
     schema, table = split_key(name) if dialect.name == "postgresql" else (None, name)
     raw_columns = inspector.get_columns(table, schema=schema)
-    if dialect.name == "postgresql" and isinstance(inspector.bind, sa.Connection):
+    if dialect.name == "postgresql" and compat.is_connection(inspector.bind):
         reflected = _reflect_postgresql(inspector.bind, name)
     else:
         reflected = _reflect_with_inspector(inspector, name)

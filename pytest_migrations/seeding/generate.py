@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.util import LRUCache
 
+from pytest_migrations import compat
 from pytest_migrations.project import user_code_location
 from pytest_migrations.schema import Snapshot, TableSchema, split_key
 from pytest_migrations.seeding.read import KEY_BASE, SQL_CACHE, SeedState, TableRows, read_rows, sa_table
@@ -242,10 +243,10 @@ def _insert(
     still carry the data check. Raises the first error when no row went in.
     """
     table = sa_table(schema, writable=True)
-    savepoint = conn.begin_nested() if savepoints else None
+    savepoint = compat.begin_nested(conn) if savepoints else None
     try:
         for group in _by_columns(rows):
-            conn.execute(table.insert(), group, execution_options=SQL_CACHE)
+            compat.execute(conn, table.insert(), group, SQL_CACHE)
     except sa.exc.DBAPIError:
         if savepoint is not None:
             savepoint.rollback()
@@ -258,9 +259,9 @@ def _insert(
     first: sa.exc.DBAPIError | None = None
     inserted = 0
     for row in rows:
-        savepoint = conn.begin_nested() if savepoints else None
+        savepoint = compat.begin_nested(conn) if savepoints else None
         try:
-            conn.execute(table.insert(), [row], execution_options=SQL_CACHE)
+            compat.execute(conn, table.insert(), [row], SQL_CACHE)
         except sa.exc.DBAPIError as exc:
             if savepoint is not None:
                 savepoint.rollback()

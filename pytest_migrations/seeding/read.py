@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.util import LRUCache
 
+from pytest_migrations import compat
 from pytest_migrations.schema import TableSchema, split_key
 from pytest_migrations.seeding.coverage import Coverage
 
@@ -79,8 +80,7 @@ def read_rows(conn: sa.Connection, schema: TableSchema) -> TableRows:
     columns = tuple(table.columns.keys())
     # Plain tuples zipped into dicts: a third cheaper than the Row mappings, on reads done thousands of times.
     found = [
-        dict(zip(columns, values, strict=True))
-        for values in conn.execute(sa.select(table), execution_options=SQL_CACHE)
+        dict(zip(columns, values, strict=True)) for values in compat.execute(conn, sa.select(table), options=SQL_CACHE)
     ]
     if key:
         rows = {tuple(row[c] for c in key): row for row in found}

@@ -1,15 +1,12 @@
-"""The blog's models: what `metadata.create_all` builds must equal what the migrations build."""
+"""The blog's models: what `metadata.create_all` builds must equal what the migrations build.
 
-from __future__ import annotations
-
-import datetime as dt
+Written in the declarative style SQLAlchemy 1.4 and 2.x both read, as the plugin supports both.
+"""
 
 import sqlalchemy as sa
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import declarative_base
 
-
-class Base(DeclarativeBase):
-    pass
+Base = declarative_base()
 
 
 post_tag = sa.Table(
@@ -23,26 +20,26 @@ post_tag = sa.Table(
 class Author(Base):
     __tablename__ = "author"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    first_name: Mapped[str] = mapped_column(sa.String(120))
-    last_name: Mapped[str] = mapped_column(sa.String(120))
-    email: Mapped[str] = mapped_column(sa.String(120), unique=True)
-    bio: Mapped[str | None] = mapped_column(sa.Text)
+    id = sa.Column(sa.Integer, primary_key=True)
+    first_name = sa.Column(sa.String(120), nullable=False)
+    last_name = sa.Column(sa.String(120), nullable=False)
+    email = sa.Column(sa.String(120), nullable=False, unique=True)
+    bio = sa.Column(sa.Text)
 
 
 class Post(Base):
     __tablename__ = "post"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    author_id: Mapped[int] = mapped_column(sa.ForeignKey("author.id"), index=True)
-    title: Mapped[str] = mapped_column(sa.String(200))
-    body: Mapped[str] = mapped_column(sa.Text)
-    status: Mapped[str] = mapped_column(sa.String(20), server_default="draft")
-    published_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime)
+    id = sa.Column(sa.Integer, primary_key=True)
+    author_id = sa.Column(sa.ForeignKey("author.id"), nullable=False, index=True)
+    title = sa.Column(sa.String(200), nullable=False)
+    body = sa.Column(sa.Text, nullable=False)
+    status = sa.Column(sa.String(20), nullable=False, server_default="draft")
+    published_at = sa.Column(sa.DateTime)
 
 
 class Tag(Base):
     __tablename__ = "tag"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(sa.String(50), unique=True)
+    id = sa.Column(sa.Integer, primary_key=True)
+    name = sa.Column(sa.String(50), nullable=False, unique=True)
