@@ -39,25 +39,32 @@ if SQLALCHEMY_1:  # 1.4's future Connection is not a subclass of its legacy one
 UUID_TYPES: tuple[type, ...] = (sa.Uuid,) if hasattr(sa, "Uuid") else ()
 
 
+def autobegin(conn: Any) -> None:
+    """Begin the transaction a 2.0-style Connection begins by itself, on SQLAlchemy 1.4's legacy one (env.py's).
+
+    Otherwise that one autocommits each write (deprecated, and warned about), and begin_nested() on it is a
+    deprecated stand-in for begin(), not a savepoint: begun first, the walk does the same on both lines.
+    """
+    if not getattr(conn, "_is_future", True) and not conn.in_transaction():
+        conn.begin()
+
+
 def execute(conn: Any, statement: Any, parameters: Any = None, options: dict[str, Any] | None = None) -> Any:
     """`conn.execute()` with execution options, also on the legacy Connection env.py opens on SQLAlchemy 1.4.
 
-    That one takes keyword arguments as bind parameters, so the options go on a copy of it instead.
+    That one takes keyword arguments as bind parameters, so the options go on a copy of it; and it
+    would autocommit a write on its own, so the transaction 2.0 would begin is begun first.
     """
     if getattr(conn, "_is_future", True):  # 2.x Connections have no such attribute: all are 2.0-style
         return conn.execute(statement, parameters, execution_options=options or {})
+    autobegin(conn)
     branch = conn.execution_options(**options) if options else conn
     return branch.execute(statement, parameters) if parameters is not None else branch.execute(statement)
 
 
 def begin_nested(conn: Any) -> Any:
-    """A savepoint, inside the transaction 2.0-style Connections begin by themselves.
-
-    SQLAlchemy 1.4's legacy Connection (env.py's) begins none: its begin_nested() alone would be a
-    deprecated stand-in for begin() there, not a savepoint. Begun first, the walk does the same on both.
-    """
-    if not getattr(conn, "_is_future", True) and not conn.in_transaction():
-        conn.begin()
+    """A savepoint, inside the transaction 2.0-style Connections begin by themselves (see autobegin)."""
+    autobegin(conn)
     return conn.begin_nested()
 
 

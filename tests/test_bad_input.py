@@ -30,7 +30,7 @@ def _leftovers() -> set[str]:
         "mysql": "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'pytest\\_migrations\\_%'",
     }
     for engine, raw in SERVER_URLS.items():
-        url = sa.make_url(raw)
+        url = sa.engine.make_url(raw)
         if "+" not in url.drivername:  # the drivers installed here, whatever SQLAlchemy's default
             url = url.set(drivername=f"{url.drivername}+{_DRIVERS[engine]}")
         admin = sa.create_engine(url, poolclass=sa.pool.NullPool)

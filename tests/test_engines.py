@@ -302,7 +302,7 @@ def test_model_naming_another_mysql_database_is_not_built_there(project, run_che
     project(
         {"0001_t": revision("0001", None, table, 'op.drop_table("t")')}, AUDIT_MODEL.replace('"audit"', f'"{theirs}"')
     )
-    admin = sa.create_engine(with_driver(sa.make_url(SERVER_URLS["mysql"]), "mysql"), poolclass=NullPool)
+    admin = sa.create_engine(with_driver(sa.engine.make_url(SERVER_URLS["mysql"]), "mysql"), poolclass=NullPool)
     with admin.connect() as conn:
         conn.exec_driver_sql(f"CREATE DATABASE {theirs}")
     try:
@@ -768,7 +768,7 @@ def test_server_url_password_is_never_shown(project, run_checks):
 
 
 def _admin(engine: str) -> sa.Engine:
-    url = sa.make_url(SERVER_URLS[engine])
+    url = sa.engine.make_url(SERVER_URLS[engine])
     if "+" not in url.drivername:
         url = url.set(drivername="postgresql+psycopg2" if engine == "postgresql" else "mysql+pymysql")
     return sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)

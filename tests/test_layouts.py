@@ -48,13 +48,12 @@ HEADER = """\
 import datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import declarative_base
 """
 BASE = """
 
-class Base(DeclarativeBase):
-    pass
+Base = declarative_base()
 """
 # No index on a foreign key column: the generated downgrade would drop it before the table, which
 # MySQL refuses (error 1553). The unique constraint on (author_id, title) serves the foreign key there.
@@ -63,33 +62,33 @@ AUTHORS_AND_BOOKS = """
 class Author(Base):
     __tablename__ = "author"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(80))
-    email: Mapped[str] = mapped_column(String(120), unique=True)
-    bio: Mapped[str | None] = mapped_column(Text)
-    active: Mapped[bool] = mapped_column(Boolean)
-    joined_at: Mapped[datetime.datetime] = mapped_column(DateTime)
+    id = Column(Integer, primary_key=True)
+    name = Column(String(80), nullable=False)
+    email = Column(String(120), unique=True, nullable=False)
+    bio = Column(Text)
+    active = Column(Boolean, nullable=False)
+    joined_at = Column(DateTime, nullable=False)
 
 
 class Book(Base):
     __tablename__ = "book"
     __table_args__ = (UniqueConstraint("author_id", "title", name="uq_book_author_title"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    title: Mapped[str] = mapped_column(String(200), index=True)
-    price: Mapped[Decimal] = mapped_column(Numeric(10, 2))
-    author_id: Mapped[int] = mapped_column(ForeignKey("author.id"))
+    id = Column(Integer, primary_key=True)
+    title = Column(String(200), index=True, nullable=False)
+    price = Column(Numeric(10, 2), nullable=False)
+    author_id = Column(ForeignKey("author.id"), nullable=False)
 """
-PUBLISHED_AT = "    published_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)\n"  # on Book
+PUBLISHED_AT = "    published_at = Column(DateTime)\n"  # on Book
 REVIEWS = """
 
 class Review(Base):
     __tablename__ = "review"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    book_id: Mapped[int] = mapped_column(ForeignKey("book.id"))
-    rating: Mapped[int] = mapped_column(Integer)
-    body: Mapped[str | None] = mapped_column(Text)
+    id = Column(Integer, primary_key=True)
+    book_id = Column(ForeignKey("book.id"), nullable=False)
+    rating = Column(Integer, nullable=False)
+    body = Column(Text)
 """
 STAGE_1 = HEADER + BASE + AUTHORS_AND_BOOKS
 STAGE_2 = STAGE_1 + PUBLISHED_AT + REVIEWS
@@ -98,12 +97,10 @@ STAGES = [(STAGE_1, "authors and books"), (STAGE_2, "reviews and publication dat
 # The multidb template: engine1 holds the catalog, engine2 the accounts, each with its own MetaData.
 MULTIDB_BASES = """
 
-class CatalogBase(DeclarativeBase):
-    pass
+CatalogBase = declarative_base()
 
 
-class AccountsBase(DeclarativeBase):
-    pass
+AccountsBase = declarative_base()
 
 
 meta1 = CatalogBase.metadata  # engine1
@@ -114,25 +111,25 @@ ACCOUNT = """
 class Account(AccountsBase):
     __tablename__ = "account"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    email: Mapped[str] = mapped_column(String(120), unique=True)
-    display_name: Mapped[str] = mapped_column(String(80))
-    is_staff: Mapped[bool] = mapped_column(Boolean)
-    credit: Mapped[Decimal] = mapped_column(Numeric(10, 2))
-    created_at: Mapped[datetime.datetime] = mapped_column(DateTime)
+    id = Column(Integer, primary_key=True)
+    email = Column(String(120), unique=True, nullable=False)
+    display_name = Column(String(80), nullable=False)
+    is_staff = Column(Boolean, nullable=False)
+    credit = Column(Numeric(10, 2), nullable=False)
+    created_at = Column(DateTime, nullable=False)
 """
-LAST_SEEN = "    last_seen: Mapped[datetime.datetime | None] = mapped_column(DateTime)\n"  # on Account
-NICKNAME = "    nickname: Mapped[str | None] = mapped_column(String(40))\n"  # on Account, never migrated
+LAST_SEEN = "    last_seen = Column(DateTime)\n"  # on Account
+NICKNAME = "    nickname = Column(String(40))\n"  # on Account, never migrated
 LOGIN = """
 
 class Login(AccountsBase):
     __tablename__ = "login"
     __table_args__ = (UniqueConstraint("account_id", "at", name="uq_login_account_at"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
-    at: Mapped[datetime.datetime] = mapped_column(DateTime, index=True)
-    address: Mapped[str] = mapped_column(String(45))
+    id = Column(Integer, primary_key=True)
+    account_id = Column(ForeignKey("account.id"), nullable=False)
+    at = Column(DateTime, index=True, nullable=False)
+    address = Column(String(45), nullable=False)
 """
 CATALOG = AUTHORS_AND_BOOKS.replace("(Base)", "(CatalogBase)")
 CATALOG_REVIEWS = REVIEWS.replace("(Base)", "(CatalogBase)")
@@ -322,11 +319,11 @@ def statements() -> Iterator[list[tuple[sa.URL, str]]]:
     def record(conn: sa.Connection, _cursor, statement: str, *_args) -> None:
         seen.append((conn.engine.url, statement))
 
-    event.listen(sa.Engine, "before_cursor_execute", record)
+    event.listen(sa.engine.Engine, "before_cursor_execute", record)
     try:
         yield seen
     finally:
-        event.remove(sa.Engine, "before_cursor_execute", record)
+        event.remove(sa.engine.Engine, "before_cursor_execute", record)
 
 
 def databases_creating(seen: list[tuple[sa.URL, str]], table: str, engine: str) -> set[str]:

@@ -125,14 +125,14 @@ def account_without_create_rights():
     }
     engines = {}
     for engine, raw in SERVER_URLS.items():
-        url = with_driver(sa.make_url(raw), engine)
+        url = with_driver(sa.engine.make_url(raw), engine)
         engines[engine] = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
         with engines[engine].connect() as conn:
             for statement in statements[engine][1] + statements[engine][0]:
                 conn.exec_driver_sql(statement)
     try:
         yield {
-            engine: sa.make_url(raw).set(username=name, password=None).render_as_string(hide_password=False)
+            engine: sa.engine.make_url(raw).set(username=name, password=None).render_as_string(hide_password=False)
             for engine, raw in SERVER_URLS.items()
         }
     finally:

@@ -316,6 +316,7 @@ def table_rules(
 
 
 def delete_all_rows(conn: sa.Connection, tables: Iterable[str]) -> None:
+    compat.autobegin(conn)
     names = list(tables)
     if not names:
         return
