@@ -8,10 +8,12 @@ import textwrap
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from importlib.metadata import version
 from pathlib import Path
 
 import alembic
 import pytest
+from packaging.version import Version
 
 from pytest_migrations.checks import CHECKS
 
@@ -168,6 +170,22 @@ def generated_on_first_use(
             return futures[kind].result()
 
         yield get
+
+
+# ------------------------------------------------------------------ what the installed stack has
+
+
+def installed(package: str) -> Version:
+    """The installed version of `package`, so a test can tell the oldest supported stack from the latest."""
+    return Version(version(package))
+
+
+def needs(package: str, floor: str, what: str) -> pytest.MarkDecorator:
+    """Skip a test of `what` on a stack whose `package` is older than `floor` (which lacks it), saying so."""
+    found = installed(package)
+    return pytest.mark.skipif(
+        found < Version(floor), reason=f"{what} needs {package} >= {floor}; this stack has {package} {found}"
+    )
 
 
 # ------------------------------------------------------------------ reading a run's results

@@ -23,9 +23,18 @@ from pathlib import Path
 import flask_migrate
 import pytest
 import sqlalchemy as sa
+from packaging.version import Version
 from sqlalchemy import event
 
-from conftest import SERVER_URLS, expected_outcomes, failure_lines, generated_on_first_use, item_failure, item_outcomes
+from conftest import (
+    SERVER_URLS,
+    expected_outcomes,
+    failure_lines,
+    generated_on_first_use,
+    installed,
+    item_failure,
+    item_outcomes,
+)
 
 _TEMPLATES = Path(flask_migrate.__file__).parent / "templates"
 FLASK_CONFIG = "migrations/alembic.ini"  # where `flask db init` writes it: the checks' node ids start with it
@@ -393,6 +402,10 @@ def test_model_changed_without_a_migration(flask_project, run_checks, tmp_path):
     assert app_files(root) == []
 
     # Flask-Migrate's own check, on a copy with a development database at head, finds the same column.
+    if installed("Flask-Migrate") < Version("4.0"):
+        pytest.skip(
+            f"the plugin's verdict passed; `flask db check` needs Flask-Migrate >= 4.0, this stack has {installed('Flask-Migrate')}"
+        )
     copy = tmp_path / "copy"
     shutil.copytree(root, copy, ignore=shutil.ignore_patterns("__pycache__"))
     flask_db_ok(copy, "app:create_app", "upgrade")

@@ -27,7 +27,7 @@ from test_flask import (
     module_app,
 )
 
-from conftest import ALL_ENGINES, assert_checks, item_reports
+from conftest import ALL_ENGINES, assert_checks, item_reports, needs
 
 # test_flask's fixtures, found by pytest as attributes of this module: no FLASK_APP or
 # PYTEST_MIGRATIONS leaks between tests (autouse), and the statements every engine runs.
@@ -352,6 +352,7 @@ def test_app_database_file_is_never_created(layout, run_checks, statements, styl
 # ------------------------------------------------------------------ 4. filterwarnings = error
 
 
+@needs("Flask-SQLAlchemy", "3.1", "a deprecation warning from the stock env.py (db.get_engine())")
 def test_stock_env_py_under_filterwarnings_error(layout, run_checks):
     """Flask-Migrate's env.py calls db.get_engine(), deprecated by Flask-SQLAlchemy 3.1: reported, not fatal."""
     root = layout({"app.py": factory_app()}, ini="filterwarnings = error\nmigrations_flask_app = app:create_app()\n")
