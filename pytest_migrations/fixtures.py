@@ -20,15 +20,19 @@ def migrations_engine(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def migrator(request: pytest.FixtureRequest, migrations_engine: str) -> Iterator[Migrator]:
+    from pytest_migrations.plugin import get_session, record_warnings, unsupported_stack
+
+    unsupported = unsupported_stack(request.config)  # before importing what an unsupported SQLAlchemy breaks
+    if unsupported is not None:
+        pytest.fail(f"migrator: pytest-migrations: {unsupported}", pytrace=False)
     from pytest_migrations.migrator import Migrator
-    from pytest_migrations.plugin import get_session, record_warnings
     from pytest_migrations.providers import ProviderUnavailable
     from pytest_migrations.settings import engine_name
     from pytest_migrations.walk import PrepareFailed, fresh_database
 
-    session = get_session(request.config)
     problem = None
     try:  # failing outside the except block keeps the message alone, with no chained traceback
+        session = get_session(request.config)
         # A test may parametrize migrations_engine itself, with any name a user would write.
         engine = engine_name(migrations_engine, "@pytest.mark.parametrize('migrations_engine', ...)")
         database = fresh_database(session.server(engine), session.find_preparer())

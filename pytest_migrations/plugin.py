@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 SESSION = pytest.StashKey["MigrationsSession"]()
 COLLECTED = pytest.StashKey[bool]()
-STACK_CHECKED = pytest.StashKey[bool]()
+STACK_PROBLEM = pytest.StashKey["str | None"]()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -30,16 +30,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
-def require_supported_stack(config: pytest.Config) -> None:
-    """A usage error naming each unsupported package, before anything imports SQLAlchemy or Alembic."""
-    if config.stash.get(STACK_CHECKED, False):
-        return
-    from pytest_migrations.stack import CORE, check_installed
+def unsupported_stack(config: pytest.Config) -> str | None:
+    """What is wrong with the installed SQLAlchemy, Alembic or pytest, or None; asked before anything imports them."""
+    if STACK_PROBLEM not in config.stash:
+        from pytest_migrations.stack import CORE, check_installed
 
-    problem = check_installed(CORE)
+        config.stash[STACK_PROBLEM] = check_installed(CORE)
+    return config.stash[STACK_PROBLEM]
+
+
+def require_supported_stack(config: pytest.Config) -> None:
+    """One usage error naming each unsupported package, instead of an INTERNALERROR deep inside a walk."""
+    problem = unsupported_stack(config)
     if problem is not None:
         raise pytest.UsageError(f"pytest-migrations: {problem}")
-    config.stash[STACK_CHECKED] = True
 
 
 def get_session(config: pytest.Config) -> MigrationsSession:
@@ -281,6 +285,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "migrations_engine" in metafunc.fixturenames and not _picks_its_engines(metafunc):
+        if unsupported_stack(metafunc.config):  # the migrator fixture fails the test, saying why
+            return
         engines = get_session(metafunc.config).settings.engines
         metafunc.parametrize("migrations_engine", engines, ids=list(engines))
 

@@ -1,0 +1,262 @@
+"""Failure messages: what failed, what is known of why, what to do, the SQL, the database's error last."""
+
+from __future__ import annotations
+
+import re
+
+from pytest_migrations.checks.verdicts import DATA, PHASE_OWNER, CheckOptions, Verdict
+from pytest_migrations.guard import ForeignDatabase
+from pytest_migrations.project import Project, user_code_location
+from pytest_migrations.walk import (
+    Move,
+    StepResult,
+    describe_error,
+)
+
+
+def parents_label(project: Project, revision: str) -> str:
+    parents = project.by_id[revision].parents
+    return "+".join(parents) if parents else "base"
+
+
+def attribute_losses(upgrade: list[tuple[str, str]], downgrade: list[tuple[str, str]]) -> list[str]:
+    """Decide which losses to report for one revision.
+
+    Values an upgrade drops but its downgrade brings back were moved, not lost (a column split,
+    a table rebuilt under another name), so an upgrade loss counts only where the downgrade
+    cannot restore the table. Then both lines are reported: either step may be the culprit (the
+    upgrade discarded the values, or it moved them and the downgrade does not move them back).
+    """
+    unrestored = {table for table, _text in downgrade}
+    return [text for table, text in upgrade if table in unrestored] + [text for _table, text in downgrade]
+
+
+_EXPLICIT_DROP = re.compile(r" dropped (table|column) ")
+
+
+def data_findings(verdict: Verdict, losses: list[str], rev: str, options: CheckOptions, project: Project) -> None:
+    """Losses of one revision: notes where declared intended, else one problem that says how to declare them.
+
+    A revision declared irreversible that drops a table or a column holding data means to: that is
+    a note. Rows gone from tables that survive, and changed values, are failures even there.
+    """
+    if not losses:
+        return
+    if rev in options.allow_data_loss:
+        for loss in losses:
+            verdict.note(f"{loss} (allowed by migrations_allow_data_loss)")
+        return
+    rest = []
+    for loss in losses:
+        if rev in options.irreversible and _EXPLICIT_DROP.search(loss):
+            verdict.note(f"{loss} (intended: {rev} is declared in migrations_irreversible)")
+        else:
+            rest.append(loss)
+    if rest:
+        path = project.by_id[rev].path
+        verdict.problem(
+            "\n".join(f"{loss}  [{path}]" for loss in rest)
+            + f"\nIf this loss is intended, declare it in the pytest ini: migrations_allow_data_loss = {rev}"
+        )
+
+
+def step_failure(
+    project: Project,
+    engine: str,
+    move: Move,
+    error: BaseException,
+    with_rows: bool,
+    left_behind: list[str] | tuple[str, ...] = (),
+    hints: bool = True,
+) -> str:
+    """One failed move, as a paragraph: what failed, what is known of why, what to do, the SQL, the database's error.
+
+    `hints=False` leaves out the line error_hint would add, for a caller that tells the cause itself.
+    """
+    rev = project.by_id[move.revision]
+    if move.phase == "stepwise" and move.direction == "upgrade":
+        what = f"upgrade to {rev.describe()}, run again after its downgrade,"
+    elif move.direction == "upgrade":
+        what = f"upgrade to {rev.describe()}"
+    else:
+        what = f"downgrade of {rev.describe()}"
+    on = "" if move.bind is None else f" [bind {move.bind or 'default'}]"
+    lines = [f"{what}{on} failed on {engine}{' with seeded rows in the tables' if with_rows else ''}."]
+    text = describe_error(error)
+    cause_told = False  # a cause the walk has evidence for: the hint for the same error would say it again
+    if move.direction == "downgrade":
+        lines.append(
+            f"If {rev.id} is meant to be irreversible, declare it in the pytest ini: migrations_irreversible = {rev.id}"
+        )
+    elif move.phase == "stepwise" and left_behind:  # only when the snapshots show it
+        cause_told = True
+        lines.append(f"The downgrade of {rev.id} left behind what its upgrade creates again (listed above).")
+        if any(line.startswith("enum type ") for line in left_behind):
+            lines.append(
+                "On PostgreSQL, drop_table does not drop the enum types its columns use: drop them in the "
+                'downgrade too, e.g. sa.Enum(name="...").drop(op.get_bind()).'
+            )
+    elif with_rows:
+        lines.append(
+            "It succeeds on an empty database: give new NOT NULL columns a server_default (or fill them before "
+            "adding the constraint), and make sure existing rows satisfy new unique and check constraints."
+        )
+        if move.phase == "upgrade":
+            lines.append(
+                f"The revisions after {rev.id} were walked without rows, so their data is not checked until this "
+                "is fixed."
+            )
+    if "unsafe use of new value" in text:
+        lines.append(
+            "PostgreSQL lets a transaction use an enum value only once the ALTER TYPE ... ADD VALUE that added it "
+            "is committed: add the value inside `with op.get_context().autocommit_block():`. The walk commits "
+            "between an upgrade and a downgrade, as separate alembic commands would, unless env.py holds the "
+            "transaction itself (e.g. `with engine.begin() as connection:`)."
+        )
+    statement = failing_statement(error)
+    hint = error_hint(engine, move, error, statement, type_told=cause_told) if hints else None
+    if hint:
+        lines.append(hint)
+    location = user_code_location(error, project.code_roots)
+    if location:
+        lines.append(f"at {location}")
+    if statement:
+        lines.append(f"while running: {statement}")
+    lines.append(text)
+    return "\n".join(lines)
+
+
+def error_hint(
+    engine: str, move: Move, error: BaseException, statement: str | None, type_told: bool = False
+) -> str | None:
+    """What a common database error means and how to fix it, only when the error's own code and text say so."""
+    orig = getattr(error, "orig", None)
+    message = str(orig if orig is not None else error)
+    if engine == "mysql" and orig is not None and orig.args and orig.args[0] == 1553:
+        found = re.search(r"Cannot drop index '([^']+)'", message)
+        index = f"the index {found.group(1)}" if found else "an index"
+        return (
+            f"MySQL/MariaDB will not drop {index} while a foreign key needs it (error 1553): drop the foreign key "
+            'first (op.drop_constraint(..., type_="foreignkey")), or, where the table is dropped anyway, leave the '
+            "index to drop_table (autogenerate writes drop_index before drop_table, the order that fails here)."
+        )
+    if engine == "postgresql" and _sqlstate(orig) == "2BP01":
+        found = re.match(r"cannot drop (.+?) because other objects depend on (?:it|them)", message)
+        if found:
+            what = found.group(1)
+            target = "what this drops" if what.startswith("desired object") else what
+            detail = _pg_detail(orig)
+            return (
+                f"Other objects depend on {target}{': ' + detail + '.' if detail else '.'} Drop them first "
+                "(tables in the reverse order of their creation); CASCADE drops them too, so use it only when "
+                "that is intended."
+            )
+    if engine == "sqlite" and (
+        (isinstance(error, NotImplementedError) and "No support for ALTER of constraints in SQLite" in message)
+        or (
+            statement is not None
+            and re.match(r"ALTER\s+TABLE\s", statement, re.IGNORECASE)
+            and re.fullmatch(r'near "[^"]+": syntax error', message.strip())
+        )
+    ):
+        table = _altered_table(statement) or "..."
+        return (
+            "SQLite's ALTER TABLE cannot do this (it only renames tables and columns, and adds and drops columns): "
+            f'use batch mode, which copies the table: `with op.batch_alter_table("{table}") as batch_op:` and the '
+            "same operation on batch_op; for autogenerate, pass render_as_batch=True to context.configure in env.py."
+        )
+    if engine == "postgresql" and move.direction == "upgrade" and not type_told and _sqlstate(orig) == "42710":
+        found = re.match(r'type "([^"]+)" already exists', message)
+        if found:
+            name = found.group(1)
+            return (
+                f'The type "{name}" already exists when this upgrade creates it: an earlier revision (or an earlier '
+                "statement of this one) created it, or a downgrade left it behind. Create it once and use it "
+                f'elsewhere with create_type=False (postgresql.ENUM(..., name="{name}", create_type=False)), and '
+                f'drop it in the downgrade that drops its last table (sa.Enum(name="{name}").drop(op.get_bind())).'
+            )
+    return None
+
+
+def _sqlstate(orig: BaseException | None) -> str | None:
+    """PostgreSQL's SQLSTATE of a driver error: psycopg2 (pgcode), psycopg 3 and SQLAlchemy's asyncpg adapter."""
+    for attribute in ("pgcode", "sqlstate"):
+        code = getattr(orig, attribute, None)
+        if isinstance(code, str):
+            return code
+    return None
+
+
+def _pg_detail(orig: BaseException | None) -> str | None:
+    """PostgreSQL's DETAIL of the error (what depends on what), on one line: from the driver, else from its text."""
+    diag = getattr(orig, "diag", None)  # psycopg2, psycopg 3
+    detail = getattr(diag, "message_detail", None) or getattr(getattr(orig, "__cause__", None), "detail", None)
+    if not isinstance(detail, str):
+        found = re.search(r"DETAIL:\s*(.*?)(?:\nHINT:|$)", str(orig), re.DOTALL)
+        detail = found.group(1) if found else None
+    if not detail or not detail.strip():
+        return None
+    return "; ".join(line.strip() for line in detail.strip().splitlines() if line.strip())
+
+
+def _altered_table(statement: str | None) -> str | None:
+    found = re.match(r'ALTER\s+TABLE\s+(?:"([^"]+)"|([^\s(]+))', statement or "", re.IGNORECASE)
+    return (found.group(1) or found.group(2)) if found else None
+
+
+def only_in_one_command(project: Project, engine: str, move: Move, error: BaseException) -> str:
+    text = step_failure(project, engine, move, error, with_rows=False, hints=False).splitlines()
+    rev = move.revision
+    return "\n".join(
+        [
+            text[0].replace(" failed on ", " fails on ", 1).rstrip(".")
+            + " when it runs in an `alembic upgrade` command of its own, and passes only in one command with "
+            "the revisions before it.",
+            "Alembic remembers the types (PostgreSQL enums) a command has created and does not create them "
+            f"again, so `alembic upgrade head` hides this; a database upgraded in two steps (`alembic upgrade "
+            f"{parents_label(project, rev)}`, later `alembic upgrade head`) fails here. Create the type in one "
+            "revision only, and in the others use it with create_type=False (postgresql.ENUM) or an existing "
+            "type.",
+            *text[1:],
+        ]
+    )
+
+
+def failing_statement(error: BaseException, limit: int = 300) -> str | None:
+    """The SQL the database refused, on one line and trimmed; its parameters are never shown."""
+    statement = getattr(error, "statement", None)
+    if not isinstance(statement, str) or not statement.strip():
+        return None
+    flat = " ".join(statement.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def move_failed(
+    verdicts: dict[str, Verdict],
+    project: Project,
+    engine: str,
+    move: Move,
+    result: StepResult,
+    left_behind: list[str] | tuple[str, ...] = (),
+) -> None:
+    """Record a tolerant move's failure with the check that owns it: the data check if only the rows made it fail."""
+    assert result.error is not None
+    if result.passes_without_rows:
+        verdicts[DATA].problem(
+            step_failure(project, engine, move, result.error, with_rows=True)
+            .replace("failed on", "fails only with rows present on", 1)
+            .replace(" with seeded rows in the tables.", ": on empty tables it passes.", 1)
+        )
+        return
+    verdicts[PHASE_OWNER[move.phase]].problem(
+        step_failure(project, engine, move, result.error, with_rows=False, left_behind=left_behind)
+    )
+
+
+def env_failure(project: Project, engine: str, error: BaseException) -> str:
+    where = user_code_location(error, project.code_roots)
+    if isinstance(error, ForeignDatabase):
+        what, why = f"did not connect to the throwaway {engine} database; nothing was run.", str(error)
+    else:
+        what, why = f"failed before running any migration on {engine}.", describe_error(error)
+    return f"env.py ({project.script.dir}/env.py) {what}\n" + (f"at {where}\n" if where else "") + why

@@ -1,0 +1,257 @@
+"""Running the user's env.py, unmodified, on throwaway databases, whatever its style.
+
+Every way a project's env.py finds its database is pointed at the throwaway ones for the
+length of one run, then put back:
+
+- `sqlalchemy.url` (Alembic's generic and pyproject templates), with the async driver of the
+  engine when env.py builds an async engine (the async templates);
+- one `sqlalchemy.url` per section named in `databases = ...` (Alembic's multidb template),
+  each on a database of its own;
+- `config.attributes["connection"]`, a Connection that also answers `.connect()` for env.py
+  files written for an Engine there;
+- the environment variables named in `migrations_url_env`, keeping the driver their value named;
+- a Flask app's engines and configuration (`Project.environment`, see flask_support).
+
+The run itself may be wrapped by the `pytest_migrations_run_env` hook (an AnyIO worker
+thread, an application context), and warnings env.py or a revision raise are recorded for
+pytest's summary instead of being turned into errors by the project's filters.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import re
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager, nullcontext
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.config import Config
+from alembic.runtime.environment import EnvironmentContext
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import NullPool
+
+from pytest_migrations import compat
+from pytest_migrations.guard import guarded, refuse_foreign, throwaway_databases
+from pytest_migrations.project import Project, importable
+from pytest_migrations.providers import ProviderUnavailable
+
+# Async drivers per engine, in the order they are preferred; the module is what must be installed.
+ASYNC_DRIVERS = {"sqlite": ("aiosqlite",), "postgresql": ("asyncpg", "psycopg"), "mysql": ("aiomysql", "asyncmy")}
+_ASYNC_NAMES = {"aiosqlite", "asyncpg", "psycopg_async", "aiomysql", "asyncmy"}
+
+EnvRunner = Callable[[Callable[[], None]], None]  # the pytest_migrations_run_env hook: calls run() once
+
+
+def is_async(url: URL) -> bool:
+    return url.get_driver_name() in _ASYNC_NAMES
+
+
+def async_url(url: URL) -> URL:
+    """`url` with an installed async driver of its engine, for an env.py that builds an async engine."""
+    if is_async(url):
+        return url
+    backend = url.get_backend_name()
+    engine = "mysql" if backend in ("mysql", "mariadb") else backend
+    drivers = ASYNC_DRIVERS.get(engine, ())
+    for driver in drivers:
+        if importlib.util.find_spec(driver) is not None:
+            return url.set(drivername=f"{backend}+{driver}")
+    raise ProviderUnavailable(
+        f"env.py builds an async engine (async_engine_from_config or create_async_engine), so pytest-migrations "
+        f"hands it the throwaway {engine} database with an async driver, and none is installed: "
+        f"`pip install {drivers[0] if drivers else 'an async driver'}` (or `pip install pytest-migrations[async]`)."
+    )
+
+
+def url_for_variable(url: URL, original: str | None) -> URL:
+    """The throwaway `url` as an environment variable env.py reads should hold it: with the driver it named.
+
+    `postgresql+asyncpg://...` in DATABASE_URL stays asyncpg; an async driver of another backend
+    (the app's SQLite in a PostgreSQL run) becomes this engine's async driver.
+    """
+    try:
+        before = make_url(original) if original else None
+    except (sa.exc.ArgumentError, ValueError):
+        before = None
+    if before is None:
+        return url
+    same_backend = {before.get_backend_name(), url.get_backend_name()} <= {"mysql", "mariadb"} or (
+        before.get_backend_name() == url.get_backend_name()
+    )
+    if same_backend and "+" in before.drivername:
+        return url.set(drivername=f"{url.get_backend_name()}+{before.get_driver_name()}")
+    return async_url(url) if is_async(before) else url
+
+
+def alembic_url(url: URL) -> str:
+    # ConfigParser interpolates '%', so a password containing one must be doubled.
+    return url.render_as_string(hide_password=False).replace("%", "%%")
+
+
+@contextmanager
+def preserved_logging() -> Iterator[None]:
+    """env.py's fileConfig() disables every existing logger and replaces root's handlers; undo that."""
+    root = logging.getLogger()
+    saved_root = (root.level, list(root.handlers), root.disabled)
+    saved: dict[str, tuple[int, list[logging.Handler], bool, bool]] = {}
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger):
+            saved[name] = (logger.level, list(logger.handlers), logger.disabled, logger.propagate)
+    try:
+        yield
+    finally:
+        root.setLevel(saved_root[0])
+        root.handlers[:] = saved_root[1]
+        root.disabled = saved_root[2]
+        for name, (level, handlers, disabled, propagate) in saved.items():
+            logger = logging.getLogger(name)
+            logger.setLevel(level)
+            logger.handlers[:] = handlers
+            logger.disabled = disabled
+            logger.propagate = propagate
+
+
+@contextmanager
+def variables_pointing_at(names: tuple[str, ...], url: URL) -> Iterator[None]:
+    """Point the environment variables env.py reads its URL from at the throwaway database, then restore them."""
+    saved = {name: os.environ.get(name) for name in names}
+    try:
+        for name in names:
+            os.environ[name] = url_for_variable(url, saved[name]).render_as_string(hide_password=False)
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def multidb_names(config: Config) -> tuple[str, ...]:
+    """The databases of Alembic's multidb template (`databases = engine1, engine2`), each with its own section."""
+    raw = config.get_main_option("databases") or ""
+    names = tuple(name for name in re.split(r"[,\s]+", raw) if name)
+    parser = config.file_config
+    return names if names and all(parser.has_section(name) for name in names) else ()
+
+
+@contextmanager
+def targeting(project: Project, config: Config, url: URL, server: Any, app: bool = True) -> Iterator[None]:
+    """Point every place env.py may read its database from at throwaway databases, for one run.
+
+    `app=False` leaves a Flask app's engines alone: the `migrator` fixture holds them for the whole test.
+    """
+    given = async_url(url) if project.async_env else url
+    config.set_main_option("sqlalchemy.url", alembic_url(given))
+    extra = []
+    try:
+        for number, name in enumerate(multidb_names(config)):
+            if number == 0:
+                target = given
+            else:
+                database = server.create_database()
+                extra.append(database)
+                target = async_url(database.url) if project.async_env else database.url
+            config.set_section_option(name, "sqlalchemy.url", alembic_url(target))
+        with (
+            variables_pointing_at(project.url_env, url),
+            project.environment(url, server) if project.environment and app else nullcontext(),
+        ):
+            yield
+    finally:
+        for database in extra:
+            database.drop()
+
+
+def answering_connect(connection: sa.Connection) -> sa.Connection:
+    """Let env.py files written for an Engine in config.attributes["connection"] call .connect() on it.
+
+    They get the same Connection back (its `with` block closes it at the end of env.py, as
+    the run would anyway).
+    """
+    connection.connect = lambda: connection  # type: ignore[method-assign,assignment]
+    return connection
+
+
+def record_warning(captured: list[warnings.WarningMessage], found: list[warnings.WarningMessage]) -> None:
+    seen = {(type(w.message), str(w.message), w.filename, w.lineno) for w in captured}
+    for each in found:
+        key = (type(each.message), str(each.message), each.filename, each.lineno)
+        if key not in seen:
+            seen.add(key)
+            captured.append(each)
+
+
+def run_env(
+    project: Project,
+    url: URL,
+    server: Any,
+    captured_warnings: list[warnings.WarningMessage],
+    app: bool = True,
+    **context_options: Any,
+) -> None:
+    """Run env.py once against `url` (and the databases `server` makes for it), with `context_options`.
+
+    `context_options` go to Alembic's EnvironmentContext (`fn`, `destination_rev`, ...). Raises
+    whatever env.py, a revision or `fn` raised; ForeignDatabase when env.py reached for a database
+    that is not ours. Warnings raised meanwhile are added to `captured_warnings`, once each.
+    """
+    script = project.script
+    throwaway = throwaway_databases(url, server)
+    config = project.alembic_config()
+    engine = compat.create_engine(url, poolclass=NullPool)
+    found: list[warnings.WarningMessage] = []
+    try:
+        with ExitStack() as stack:
+            stack.enter_context(preserved_logging())
+            stack.enter_context(importable(project.import_paths))  # env.py imports the project's models
+            # Recorded, not raised: they come from the project's code, which the checks judge by its
+            # migrations; they are shown in pytest's warnings summary (see reporting).
+            found = stack.enter_context(warnings.catch_warnings(record=True))
+            warnings.simplefilter("always")
+            stack.enter_context(guarded(throwaway, project.url_env))
+            stack.enter_context(targeting(project, config, url, server, app))
+            connection = stack.enter_context(engine.connect())
+            config.attributes["connection"] = answering_connect(connection)
+            env = stack.enter_context(EnvironmentContext(config, script, **context_options))
+            run_migrations = env.run_migrations
+
+            def checked_run_migrations(**kw: Any) -> None:
+                # The connection env.py hands Alembic may have been opened before anything else checked it.
+                handed = env.get_context().connection
+                if handed is not None:  # offline (--sql) mode has none and writes nowhere
+                    refuse_foreign(handed, throwaway(), project.url_env)
+                run_migrations(**kw)
+
+            # Alembic's module-level `context` proxy forwards to the instance's attributes.
+            env.run_migrations = checked_run_migrations  # type: ignore[method-assign]
+            run_once(script.run_env, project.run_env_hook)
+            if not connection.closed and connection.in_transaction():
+                connection.commit()
+    finally:
+        record_warning(captured_warnings, found)
+        engine.dispose()
+
+
+def run_once(run: Callable[[], None], hook: EnvRunner | None) -> None:
+    """Call `run` directly, or through the project's pytest_migrations_run_env hook, which must call it once."""
+    if hook is None:
+        run()
+        return
+    calls: list[int] = []
+
+    def run_from_hook() -> None:
+        if calls:
+            raise RuntimeError(
+                "pytest_migrations_run_env called run() a second time: implement the hook once, and call run() once"
+            )
+        calls.append(1)
+        run()
+
+    hook(run_from_hook)
+    if not calls:
+        raise RuntimeError("pytest_migrations_run_env returned without calling run(): env.py never ran")

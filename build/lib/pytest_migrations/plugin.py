@@ -1,0 +1,302 @@
+"""pytest hooks: wires pytest to the rest of the package and does little else."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_migrations import hooks
+from pytest_migrations.fixtures import migrations_engine, migrator  # noqa: F401 - fixtures registered here
+from pytest_migrations.settings import add_options, read_settings
+
+# SQLAlchemy and Alembic are imported only once a run needs them: a session without
+# --migrations (and without the migrator fixture) pays nothing for this plugin.
+if TYPE_CHECKING:
+    from pytest_migrations.session import MigrationsSession
+
+SESSION = pytest.StashKey["MigrationsSession"]()
+COLLECTED = pytest.StashKey[bool]()
+STACK_PROBLEM = pytest.StashKey["str | None"]()
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hooks)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def unsupported_stack(config: pytest.Config) -> str | None:
+    """What is wrong with the installed SQLAlchemy, Alembic or pytest, or None; asked before anything imports them."""
+    if STACK_PROBLEM not in config.stash:
+        from pytest_migrations.stack import CORE, check_installed
+
+        config.stash[STACK_PROBLEM] = check_installed(CORE)
+    return config.stash[STACK_PROBLEM]
+
+
+def require_supported_stack(config: pytest.Config) -> None:
+    """One usage error naming each unsupported package, instead of an INTERNALERROR deep inside a walk."""
+    problem = unsupported_stack(config)
+    if problem is not None:
+        raise pytest.UsageError(f"pytest-migrations: {problem}")
+
+
+def get_session(config: pytest.Config) -> MigrationsSession:
+    require_supported_stack(config)
+    from pytest_migrations.session import MigrationsSession
+
+    if SESSION not in config.stash:
+        settings = read_settings(config)
+
+        def supply(revision: str, table: str) -> list[dict[str, Any]] | None:
+            return config.hook.pytest_migrations_rows(revision=revision, table=table)
+
+        def prepare(connection: Any, engine: str) -> None:
+            config.hook.pytest_migrations_prepare_database(connection=connection, engine=engine)
+
+        def find_preparer() -> Callable[[Any, str], None] | None:
+            # Asked when a database is made, not now: conftest.py files below the rootdir load later.
+            return prepare if config.hook.pytest_migrations_prepare_database.get_hookimpls() else None
+
+        def run_env(run: Callable[[], None]) -> None:
+            # Looked up at each run, like the preparer: a conftest.py below the rootdir may implement it.
+            if config.hook.pytest_migrations_run_env.get_hookimpls():
+                config.hook.pytest_migrations_run_env(run=run)
+            else:
+                run()
+
+        session = MigrationsSession(settings, supply_rows=supply, find_preparer=find_preparer, run_env=run_env)
+        config.stash[SESSION] = session
+        config.add_cleanup(session.close)
+        config.add_cleanup(terminate_as_interrupt())
+    return config.stash[SESSION]
+
+
+def terminate_as_interrupt() -> Callable[[], None]:
+    """SIGTERM (a cancelled CI job, `timeout`, `docker stop`) stops the run as Ctrl-C does.
+
+    Python's default for SIGTERM ends the process on the spot: throwaway databases stay on the
+    server and private servers keep running. Routed to the SIGINT handler (the walk's own while it
+    runs, which notices interrupts a migration swallows), it unwinds through the same cleanup.
+    Only when nobody else handles SIGTERM, and only in the main thread. Returns the undo.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is not signal.SIG_DFL:
+        return lambda: None
+
+    def on_terminate(signum: int, frame: Any) -> None:
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler):
+            handler(signal.SIGINT, frame)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_terminate)
+    return lambda: signal.signal(signal.SIGTERM, previous)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "migrations: a built-in pytest-migrations check")
+    if not config.getoption("--migrations"):
+        return
+    require_supported_stack(config)
+    from pytest_migrations.project import ProjectError
+    from pytest_migrations.reporting import Summary
+
+    session = get_session(config)
+    try:
+        session.validate()
+    except ProjectError as exc:
+        raise pytest.UsageError(f"pytest-migrations: {exc}") from None
+    config.pluginmanager.register(Summary(), "pytest_migrations_summary")
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """pytest-xdist: with --dist load (the default of -n), one worker runs all checks of an engine."""
+    if config.getoption("--migrations") and config.getvalue("dist") == "load":
+        from pytest_migrations.xdist_support import make_scheduler
+
+        return make_scheduler(config, log)
+    return None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    if not config.getoption("--migrations") or hasattr(config, "workerinput"):
+        return
+    from pytest_migrations import providers
+
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    for line in providers.handle_leftovers(get_session(config).settings):
+        if reporter is not None:
+            reporter.write_line(f"pytest-migrations: {line}", yellow=True)
+
+
+class MigrationsFile(pytest.File):
+    """The Alembic config file; its children are the built-in checks, one per engine."""
+
+    def collect(self) -> list[pytest.Item]:
+        from pytest_migrations import checks
+
+        self.config.stash[COLLECTED] = True
+        settings = get_session(self.config).settings
+        items = []
+        for check in checks.CHECKS:
+            for engine in settings.engines:
+                # The node id spelled as pytest spells a parametrized test's, so that pytest 9's structured
+                # ids (path, names, params) match what --lf / --sw recorded.
+                name = f"{check}[{engine}]"
+                item = MigrationCheck.from_parent(
+                    self, name=name, nodeid=f"{self.nodeid}::{name}", check=check, engine=engine
+                )
+                item.add_marker(pytest.mark.migrations)
+                items.append(item)
+        return items
+
+
+class CheckFailed(Exception):
+    pass
+
+
+class MigrationCheck(pytest.Item):
+    def __init__(self, *, check: str, engine: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.check = check
+        self.engine = engine
+
+    def runtest(self) -> None:
+        from pytest_migrations import checks, providers
+        from pytest_migrations.reporting import PROPERTY, failure_text, item_record
+
+        session = get_session(self.config)
+        report = None
+        try:
+            if self.check == checks.SINGLE_HEAD:
+                verdict = checks.single_head_verdict(session.project_for(self.engine))
+            else:
+                report = session.report(self.engine)
+                verdict = report.verdicts[self.check]
+        except providers.ProviderUnavailable as exc:
+            self.user_properties.append((PROPERTY, item_record(self.check, self.engine, None)))
+            raise CheckFailed(providers.mask_text(f"{self.check}[{self.engine}] could not run: {exc}")) from None
+        self.user_properties.append((PROPERTY, item_record(self.check, self.engine, report, verdict.notes)))
+        if report is not None:
+            record_warnings(self, session.take_warnings(self.engine))
+        for note in verdict.notes:
+            self.add_report_section("call", "pytest-migrations notes", note)
+        if verdict.problems:
+            raise CheckFailed(failure_text(self.check, self.engine, verdict))
+        if verdict.skip_reason:
+            pytest.skip(f"{self.check}[{self.engine}]: {verdict.skip_reason}")
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, CheckFailed):
+            from pytest_migrations.reporting import failure_repr
+
+            return failure_repr(str(excinfo.value), self.path)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"{self.check}[{self.engine}]"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
+    """What env.py or a revision prints (a URL, with the throwaway server's password) is masked in the report."""
+    report = yield
+    if report.sections and (isinstance(item, MigrationCheck) or "migrator" in getattr(item, "fixturenames", ())):
+        from pytest_migrations.providers import mask_text
+
+        report.sections = [(title, mask_text(content)) for title, content in report.sections]
+    return report
+
+
+def record_warnings(item: pytest.Item, found: list[Any]) -> None:
+    """Warnings env.py and the revisions raised, into pytest's warnings summary under `item`.
+
+    The project's filters decide what is shown (`ignore` hides a warning), but an `error` filter
+    shows it instead of failing: it is meant for the project's tests, and would otherwise fail every
+    check of a correct history over a library's deprecation notice.
+    """
+    import warnings
+
+    for message in found:
+        if _filter_action(warnings.filters, message) == "ignore":
+            continue
+        item.ihook.pytest_warning_recorded.call_historic(
+            kwargs=dict(warning_message=message, when="runtest", nodeid=item.nodeid, location=None)
+        )
+
+
+def _filter_action(filters: Any, message: Any) -> str:
+    """The action the first matching entry of `filters` takes on `message`, as warnings.warn_explicit decides."""
+    import os
+
+    text = str(message.message)
+    module = os.path.splitext(os.path.basename(message.filename))[0]
+    for action, pattern, category, module_pattern, lineno in filters:
+        if (
+            (pattern is None or pattern.match(text))
+            and issubclass(message.category, category)
+            and (module_pattern is None or module_pattern.match(module))
+            and (lineno == 0 or lineno == message.lineno)
+        ):
+            return action
+    return "default"
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    config = parent.config
+    if not config.getoption("--migrations"):
+        return None
+    if file_path == get_session(config).project.config_path:
+        return MigrationsFile.from_parent(parent, path=file_path)
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Add the checks when the Alembic config lies outside what pytest collected."""
+    if not config.getoption("--migrations") or config.stash.get(COLLECTED, False):
+        return
+    if any("::" in str(arg) for arg in config.args):
+        return  # the user picked items by node id
+    path = get_session(config).project.config_path
+    items.extend(MigrationsFile.from_parent(session, path=path).collect())
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "migrations_engine" in metafunc.fixturenames and not _picks_its_engines(metafunc):
+        if unsupported_stack(metafunc.config):  # the migrator fixture fails the test, saying why
+            return
+        engines = get_session(metafunc.config).settings.engines
+        metafunc.parametrize("migrations_engine", engines, ids=list(engines))
+
+
+def _picks_its_engines(metafunc: pytest.Metafunc) -> bool:
+    """A test parametrized over `migrations_engine` itself runs on the engines it names, not on the matrix."""
+    for marker in metafunc.definition.iter_markers("parametrize"):
+        names = marker.args[0] if marker.args else marker.kwargs.get("argnames", "")
+        if isinstance(names, str):
+            names = [name.strip() for name in names.split(",")]
+        if "migrations_engine" in names:
+            return True
+    return False
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    if not config.getoption("--migrations"):
+        return None
+    session = get_session(config)
+    return [f"migrations: {session.project.config_path} on {', '.join(session.settings.engines)}"]

@@ -1,0 +1,123 @@
+"""Reporting: failure messages of the built-in items and the end-of-session summary.
+
+Items attach a small record to `user_properties`; pytest-xdist carries those
+to the controller, so a parallel run prints the same summary as a serial one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from pytest_migrations.checks import CHECKS, EngineReport, Verdict
+from pytest_migrations.providers import mask_text
+
+PROPERTY = "pytest_migrations"
+MAX_NOTES = 5  # per check and engine in the summary; the item's own report section has them all
+
+
+def failure_text(check: str, engine: str, verdict: Verdict) -> str:
+    """Notes first, then the problems, so the original database error stays the last line."""
+    notes = "".join(f"note: {note}\n" for note in verdict.notes)
+    body = "\n\n".join(verdict.problems)
+    return mask_text(f"{check}[{engine}] failed:\n{notes}{body}")
+
+
+def failure_repr(text: str, path: Any) -> Any:
+    """A failure's text, carrying its reason where pytest's short test summary looks for one.
+
+    pytest shows `reprcrash.message` after `FAILED node id`; a plain string would show only the
+    message's first line, `check[engine] failed:`. Built from pytest's own report classes so that
+    pytest-xdist carries it from the workers whole. Where they are missing, the text as it is.
+    """
+    try:
+        from _pytest._code.code import ReprEntryNative, ReprExceptionInfo, ReprFileLocation, ReprTraceback
+    except ImportError:  # pragma: no cover - present in every pytest this plugin supports
+        return text
+    lines = text.splitlines()
+    reason = next((line for line in lines[1:] if line.strip() and not line.startswith("note: ")), lines[0])
+    entry = ReprEntryNative([text if text.endswith("\n") else text + "\n"])
+    return ReprExceptionInfo(
+        reprtraceback=ReprTraceback(reprentries=[entry], extraline=None, style="native"),
+        reprcrash=ReprFileLocation(path=str(path), lineno=0, message=reason),
+    )
+
+
+def item_record(check: str, engine: str, report: EngineReport | None, notes: list[str] | None = None) -> str:
+    """The item's user property: JSON, as junit XML and other report consumers can read it."""
+    record: dict[str, Any] = {"check": check, "engine": engine, "notes": [mask_text(note) for note in notes or []]}
+    if report is not None:
+        slowest = sorted(report.upgrade_seconds.items(), key=lambda kv: kv[1], reverse=True)[:3]
+        record.update(
+            revisions=report.revisions,
+            walked=report.walked,
+            seconds=round(report.seconds, 3),
+            walks=report.walks,
+            slowest=[[rev, round(sec, 4)] for rev, sec in slowest],
+        )
+    return json.dumps(record)
+
+
+@dataclass(eq=False)  # registered as a pytest plugin, so it must stay hashable
+class Summary:
+    outcomes: dict[str, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))
+    stats: dict[str, dict[str, Any]] = field(default_factory=dict)
+    notes: dict[str, dict[str, list[str]]] = field(default_factory=lambda: defaultdict(dict))
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for key, text in report.user_properties:
+            if key != PROPERTY:
+                continue
+            value = json.loads(text)
+            engine, check = value["engine"], value["check"]
+            if report.when == "call" or report.outcome != "passed":
+                self.outcomes[engine][check] = report.outcome
+            if value.get("notes") and report.when == "call" and report.outcome == "passed":  # a failure's are in it
+                self.notes[engine][check] = value["notes"]
+            if "revisions" in value:
+                self.stats[engine] = value
+
+    def lines(self) -> list[str]:
+        out: list[str] = []
+        for engine in sorted(self.outcomes):
+            stats = self.stats.get(engine, {})
+            head = f"{engine}:"
+            if stats:
+                total, walked = stats["revisions"], stats.get("walked", stats["revisions"])
+                revisions = f"{total} revision{'s' if total != 1 else ''}"
+                walks = f"{stats['walks']} walk{'s' if stats['walks'] != 1 else ''}"
+                if walked == total:
+                    head += f" {revisions} walked in {stats['seconds']:.2f}s ({walks})"
+                elif walked:
+                    head += f" {walked} of {revisions} walked in {stats['seconds']:.2f}s ({walks})"
+                else:
+                    head += f" no revision walked, of {total}"
+            out.append(head)
+            by_outcome: dict[str, list[str]] = defaultdict(list)
+            for check in CHECKS:
+                if check in self.outcomes[engine]:
+                    by_outcome[self.outcomes[engine][check]].append(check)
+            for outcome in ("failed", "passed", "skipped"):
+                if by_outcome.get(outcome):
+                    out.append(f"  {outcome:<8}{', '.join(by_outcome[outcome])}")
+            for check, notes in self.notes[engine].items():
+                shown = notes[:MAX_NOTES] + (
+                    [f"... and {len(notes) - MAX_NOTES} more (-rP shows them all)"] if len(notes) > MAX_NOTES else []
+                )
+                out.extend(f"  note ({check}): {note}" for note in shown)
+            if stats.get("slowest"):
+                out.append(
+                    "  slowest revisions: " + ", ".join(f"{rev} {sec * 1000:.0f}ms" for rev, sec in stats["slowest"])
+                )
+        return out
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        lines = self.lines()
+        if lines:
+            terminalreporter.write_sep("=", "pytest-migrations summary")
+            for line in lines:
+                terminalreporter.write_line(line)

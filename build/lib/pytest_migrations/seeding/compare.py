@@ -1,0 +1,163 @@
+"""Contents before and after a step compared: the rows and values a migration lost."""
+
+from __future__ import annotations
+
+import decimal
+from typing import Any
+
+from pytest_migrations.seeding.read import TableRows
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 40 else text[:37] + "..." + ("'" if isinstance(value, str) else "")
+
+
+def _key_text(table: TableRows, key: tuple[Any, ...]) -> str:
+    if not table.key_columns:
+        return f"row {key[0] + 1}"
+    return ", ".join(f"{col}={_fmt(val)}" for col, val in zip(table.key_columns, key, strict=False))
+
+
+def losses_after_upgrade(
+    before: dict[str, TableRows], after: dict[str, TableRows | None], label: str
+) -> list[tuple[str, str]]:
+    """(table, text) for rows or non-NULL values that went away. Changed values are the migration's business."""
+    out: list[tuple[str, str]] = []
+    appeared = {name: rows for name, rows in after.items() if rows is not None and name not in before}
+    for name, old in sorted(before.items()):
+        if name not in after:
+            continue
+        new = after[name]
+        if new is None:
+            if old.rows and not _renamed(old, appeared):
+                out.append((name, f"{label} dropped table {name} holding {len(old.rows)} rows"))
+            continue
+        if old.key_columns and set(old.key_columns) <= set(new.columns):
+            present = _rekey(new, old.key_columns)
+            lost = [k for k in old.rows if k not in present]
+        else:
+            lost = list(old.rows)[len(new.rows) :] if len(new.rows) < len(old.rows) else []
+        if lost:
+            out.append((name, f"{label} lost {len(lost)} of {len(old.rows)} rows of {name}: {_key_text(old, lost[0])}"))
+        for col in old.columns:
+            if col in new.columns:
+                continue
+            holding = [k for k, row in old.rows.items() if row.get(col) is not None]
+            if holding and not _column_renamed(old, new, col):
+                out.append(
+                    (
+                        name,
+                        f"{label} dropped column {name}.{col} holding values in {len(holding)} of {len(old.rows)} rows: "
+                        f"{_key_text(old, holding[0])} {_fmt(old.rows[holding[0]][col])}",
+                    )
+                )
+    return out
+
+
+def _rekey(table: TableRows, key_columns: tuple[str, ...]) -> set[tuple[Any, ...]]:
+    return {tuple(row.get(c) for c in key_columns) for row in table.rows.values()}
+
+
+def _renamed(old: TableRows, appeared: dict[str, TableRows]) -> bool:
+    values = sorted(repr(sorted(r.items())) for r in old.rows.values())
+    return any(sorted(repr(sorted(r.items())) for r in new.rows.values()) == values for new in appeared.values())
+
+
+def _column_renamed(old: TableRows, new: TableRows, col: str) -> bool:
+    """A dropped column whose every value now sits in a column that was not there before."""
+    newcomers = [c for c in new.columns if c not in old.columns]
+    by_key = {tuple(row.get(c) for c in old.key_columns): row for row in new.rows.values()} if old.key_columns else {}
+    for candidate in newcomers:
+        if by_key and all(by_key.get(k, {}).get(candidate) == row.get(col) for k, row in old.rows.items()):
+            return True
+    return False
+
+
+def losses_after_downgrade(
+    before: dict[str, TableRows],
+    after: dict[str, TableRows | None],
+    label: str,
+    after_upgrade: dict[str, TableRows | None] | None = None,
+    upgrade_label: str = "",
+) -> list[tuple[str, str]]:
+    """(table, text): after a downgrade every row and value recorded before the upgrade must be back exactly.
+
+    A value the upgrade changed in a column it kept, and the downgrade left as the upgrade made it,
+    is the upgrade's doing: given the rows `after_upgrade`, that change is reported under
+    `upgrade_label`, not blamed on the downgrade that merely did not undo it.
+    """
+    out: list[tuple[str, str]] = []
+    for name, old in sorted(before.items()):
+        if name not in after:
+            continue
+        new = after[name]
+        if new is None:
+            out.append((name, f"{label} lost table {name} ({len(old.rows)} rows)"))
+            continue
+        if old.key_columns and set(old.key_columns) <= set(new.columns):
+            new_rows = {tuple(row.get(c) for c in old.key_columns): row for row in new.rows.values()}
+        else:
+            new_rows = dict(new.rows)
+        missing = [k for k in old.rows if k not in new_rows]
+        if missing:
+            out.append(
+                (name, f"{label} lost {len(missing)} of {len(old.rows)} rows of {name}: {_key_text(old, missing[0])}")
+            )
+        for col in old.columns:
+            if col not in new.columns:
+                holding = [k for k, r in old.rows.items() if r.get(col) is not None]
+                if holding:
+                    out.append(
+                        (
+                            name,
+                            f"{label} lost column {name}.{col} with values in {len(holding)} of {len(old.rows)} rows",
+                        )
+                    )
+                continue
+            changed = [
+                k for k, row in old.rows.items() if k in new_rows and not _same(row.get(col), new_rows[k].get(col))
+            ]
+            upgraded = _rows_by_key(old, (after_upgrade or {}).get(name))
+            by_upgrade = [
+                k
+                for k in changed
+                if upgraded is not None
+                and k in upgraded
+                and col in upgraded[k]
+                and _same(upgraded[k].get(col), new_rows[k].get(col))
+            ]
+            for step, keys in ((upgrade_label, by_upgrade), (label, [k for k in changed if k not in by_upgrade])):
+                if not keys:
+                    continue
+                first = keys[0]
+                after_value = new_rows[first].get(col)
+                verb = "lost values of" if after_value is None else "changed values of"
+                undone = " (its downgrade leaves them so)" if step is upgrade_label else ""
+                out.append(
+                    (
+                        name,
+                        f"{step} {verb} {name}.{col} in {len(keys)} of {len(old.rows)} rows: "
+                        f"{_key_text(old, first)} {_fmt(old.rows[first].get(col))} -> {_fmt(after_value)}{undone}",
+                    )
+                )
+    return out
+
+
+def _rows_by_key(old: TableRows, rows: TableRows | None) -> dict[tuple[Any, ...], dict[str, Any]] | None:
+    """`rows` keyed the way `old` is, when its key columns survived; None when they cannot be matched."""
+    if rows is None:
+        return None
+    if old.key_columns and set(old.key_columns) <= set(rows.columns):
+        return {tuple(row.get(c) for c in old.key_columns): row for row in rows.rows.values()}
+    return None
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a == b:
+        return True
+    if isinstance(a, (int, float, decimal.Decimal)) and isinstance(b, (int, float, decimal.Decimal)):
+        return decimal.Decimal(str(a)) == decimal.Decimal(str(b))
+    return False

@@ -1,0 +1,340 @@
+"""Configuration: every flag, ini key and environment variable the plugin reads.
+
+The names here are a public contract (users put them in CI scripts), so they are
+declared in one place and read into one plain dataclass.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ENGINES = ("sqlite", "postgresql", "mysql")
+PROVIDERS = ("url", "local", "docker")
+DEFAULT_POSTGRESQL_IMAGE = "postgres:17"
+DEFAULT_MYSQL_IMAGE = "mysql:8.4"
+DEFAULT_ROWS_PER_TABLE = 3
+DEFAULT_CONNECT_TIMEOUT = 10
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("migrations", "pytest-migrations: Alembic migration checks")
+    group.addoption(
+        "--migrations",
+        action="store_true",
+        default=False,
+        help="Collect and run the built-in migration checks.",
+    )
+    group.addoption(
+        "--migrations-config", metavar="PATH", help="Alembic ini file (default: alembic.ini in the rootdir)."
+    )
+    group.addoption("--migrations-metadata", metavar="MODULE:ATTR", help="Target metadata for the model check.")
+    group.addoption(
+        "--migrations-engines",
+        metavar="LIST",
+        help="Comma-separated engines to run the checks on: sqlite, postgresql, mysql (default: sqlite).",
+    )
+    group.addoption(
+        "--migrations-provider", choices=PROVIDERS, help="Force where servers come from: url, local or docker."
+    )
+    for engine in ("postgresql", "mysql"):
+        group.addoption(
+            f"--migrations-{engine}-url",
+            metavar="URL",
+            help=f"A {engine} server URL whose account may create databases "
+            f"(or env PYTEST_MIGRATIONS_{engine.upper()}_URL).",
+        )
+    group.addoption("--migrations-flask-app", metavar="APP", help="Flask app: module:app or module:create_app().")
+    group.addoption("--migrations-seed", type=int, metavar="N", help="Seed for generated rows (default 0).")
+    group.addoption(
+        "--migrations-drop-stale",
+        action="store_true",
+        default=False,
+        help="Drop throwaway databases left behind by an earlier, killed run.",
+    )
+
+    parser.addini("migrations_config", "Alembic ini file, relative to the rootdir.", default="")
+    parser.addini("migrations_metadata", "module:attribute of the target MetaData.", default="")
+    # "args": `sqlite,postgresql` in an ini file, or a list in pyproject.toml.
+    parser.addini("migrations_engines", "Comma-separated engines (default: sqlite).", type="args", default=[])
+    parser.addini("migrations_provider", "url, local or docker: force where servers come from.", default="")
+    parser.addini("migrations_postgresql_url", "PostgreSQL server URL for throwaway databases.", default="")
+    parser.addini("migrations_mysql_url", "MySQL/MariaDB server URL for throwaway databases.", default="")
+    parser.addini("migrations_postgresql_image", "Docker image for the PostgreSQL container.", default="")
+    parser.addini("migrations_mysql_image", "Docker image for the MySQL container.", default="")
+    parser.addini("migrations_irreversible", "Revisions whose downgrade is not attempted.", type="args", default=[])
+    parser.addini(
+        "migrations_allow_data_loss",
+        "Revisions whose data loss is intended (reported, not failed).",
+        type="args",
+        default=[],
+    )
+    parser.addini(
+        "migrations_ignore",
+        "Schema differences to ignore: TABLE, TABLE.COLUMN, KIND or KIND:TABLE[.COLUMN], one per line.",
+        type="linelist",
+        default=[],
+    )
+    # Text, read by _rows_per_table: pytest's own "int" type would answer "2.5" with a bare ValueError.
+    parser.addini("migrations_rows_per_table", "Rows generated per table and revision.", default="")
+    parser.addini("migrations_flask_app", "Flask app: module:app or module:create_app().", default="")
+    parser.addini(
+        "migrations_connect_timeout",
+        "Seconds to wait for a database server to answer a connection (default 10).",
+        default="",
+    )
+    parser.addini(
+        "migrations_start",
+        "Where the walk starts: base (an empty database, the default) or create_all (the model, stamped at head).",
+        default="",
+    )
+    parser.addini(
+        "migrations_version_locations",
+        "Per-engine version directories, one `ENGINE: DIR [DIR ...]` per line (relative to the rootdir).",
+        type="linelist",
+        default=[],
+    )
+    parser.addini(
+        "migrations_url_env",
+        "Environment variables env.py reads its database URL from; set to each throwaway database while env.py runs.",
+        type="args",
+        default=[],
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the plugin was told, already merged from flags, ini keys and env."""
+
+    enabled: bool
+    rootdir: Path
+    config_path: Path | None
+    config_origin: str
+    metadata_ref: str | None
+    engines: tuple[str, ...]
+    provider: str | None
+    server_urls: dict[str, str] = field(default_factory=dict, repr=False)  # may hold passwords
+    url_origins: dict[str, str] = field(default_factory=dict)  # where each URL was given, for messages
+    images: dict[str, str] = field(default_factory=dict)
+    irreversible: frozenset[str] = frozenset()
+    allow_data_loss: frozenset[str] = frozenset()
+    ignore_rules: tuple[str, ...] = ()
+    rows_per_table: int = DEFAULT_ROWS_PER_TABLE
+    seed: int = 0
+    drop_stale: bool = False
+    flask_app: str | None = None
+    flask_app_origin: str = "migrations_flask_app"  # the flag, the ini key or FLASK_APP, for messages
+    url_env: tuple[str, ...] = ()
+    version_locations: dict[str, tuple[Path, ...]] = field(default_factory=dict)  # engine -> its own versions
+    flask_env: dict[str, str] = field(default_factory=dict, repr=False)  # .env and .flaskenv of the rootdir
+    start: str = "base"  # migrations_start
+    connect_timeout: int = DEFAULT_CONNECT_TIMEOUT  # migrations_connect_timeout
+
+
+def _first(*values: str | None) -> str | None:
+    for value in values:
+        if value:
+            return value
+    return None
+
+
+_ENGINE_ALIASES = {"mariadb": "mysql", "postgres": "postgresql", "pg": "postgresql"}
+
+
+def engine_name(name: str, where: str = "--migrations-engines / migrations_engines") -> str:
+    """The engine id for a name a user wrote (`MariaDB`, `pg`, ...); a name that is none is a usage error."""
+    engine = _ENGINE_ALIASES.get(name.strip().lower(), name.strip().lower())
+    if engine not in ENGINES:
+        raise pytest.UsageError(
+            f"pytest-migrations: unknown engine {name.strip()!r} in {where}; choose from {', '.join(ENGINES)}."
+        )
+    return engine
+
+
+def parse_engines(raw: str) -> tuple[str, ...]:
+    engines: list[str] = []
+    for name in (part for part in raw.split(",") if part.strip()):
+        engine = engine_name(name)
+        if engine not in engines:
+            engines.append(engine)
+    return tuple(engines) or ("sqlite",)
+
+
+def _rows_per_table(raw: object) -> int:
+    if raw in (None, ""):
+        return DEFAULT_ROWS_PER_TABLE
+    try:
+        rows = int(str(raw).strip())
+    except ValueError:
+        raise pytest.UsageError(
+            f"pytest-migrations: migrations_rows_per_table must be a whole number of at least 1, got {raw!r}."
+        ) from None
+    if rows < 1:
+        raise pytest.UsageError(
+            f"pytest-migrations: migrations_rows_per_table must be a whole number of at least 1, got {raw!r} "
+            "(with no rows the data check would prove nothing)."
+        )
+    return rows
+
+
+def _version_locations(lines: list[str], rootdir: Path) -> dict[str, tuple[Path, ...]]:
+    """`ENGINE: DIR [DIR ...]` per line: a history kept per dialect, each engine walking its own directories."""
+    found: dict[str, tuple[Path, ...]] = {}
+    for line in (line.strip() for line in lines):
+        if not line:
+            continue
+        name, sep, rest = line.partition(":")
+        if not sep or not rest.split():
+            raise pytest.UsageError(
+                f"pytest-migrations: migrations_version_locations lines look like `ENGINE: DIR [DIR ...]`, got {line!r}."
+            )
+        engine = engine_name(name, "migrations_version_locations")
+        directories = tuple((rootdir / part).resolve() for part in rest.split())
+        missing = [str(directory) for directory in directories if not directory.is_dir()]
+        if missing:
+            raise pytest.UsageError(
+                f"pytest-migrations: migrations_version_locations names {', '.join(missing)} for {engine}, "
+                "which is not a directory (paths are relative to the rootdir)."
+            )
+        found[engine] = directories
+    return found
+
+
+def _has_alembic_table(path: Path) -> bool:
+    from pytest_migrations.project import _has_alembic_table
+
+    return path.exists() and _has_alembic_table(path)
+
+
+def dotenv_values(rootdir: Path) -> dict[str, str]:
+    """What `flask` loads from the rootdir's .env and .flaskenv (when python-dotenv is installed); .env wins."""
+    try:
+        import dotenv
+    except ImportError:
+        return {}
+    found: dict[str, str] = {}
+    for name in (".flaskenv", ".env"):
+        path = rootdir / name
+        if path.is_file():
+            found.update({key: value for key, value in dotenv.dotenv_values(path).items() if value is not None})
+    return found
+
+
+def _flask_app_as_flask_finds_it(rootdir: Path, flask_env: dict[str, str]) -> tuple[str | None, str]:
+    """With no Alembic config and no app named to the plugin: FLASK_APP (environment, .env, .flaskenv), then
+    wsgi.py or app.py in the rootdir, as `flask` looks for them."""
+    if os.environ.get("FLASK_APP"):
+        return os.environ["FLASK_APP"], "FLASK_APP"
+    if flask_env.get("FLASK_APP"):
+        return flask_env["FLASK_APP"], "FLASK_APP (from the rootdir's .flaskenv or .env)"
+    for name in ("wsgi.py", "app.py"):
+        if (rootdir / name).is_file():
+            return name, f"{name} in the rootdir (found as `flask` finds it)"
+    return None, "migrations_flask_app"
+
+
+def _connect_timeout(raw: object) -> int:
+    if raw in (None, ""):
+        return DEFAULT_CONNECT_TIMEOUT
+    try:
+        seconds = int(str(raw).strip())
+    except ValueError:
+        seconds = 0
+    if seconds < 1:
+        raise pytest.UsageError(
+            f"pytest-migrations: migrations_connect_timeout must be a whole number of seconds, at least 1, got {raw!r}."
+        )
+    return seconds
+
+
+STARTS = ("base", "create_all")
+
+
+def _start(raw: str) -> str:
+    start = (raw or "base").strip()
+    if start not in STARTS:
+        raise pytest.UsageError(
+            f"pytest-migrations: migrations_start must be base (an empty database) or create_all (what the model "
+            f"builds, stamped at head), got {raw!r}."
+        )
+    return start
+
+
+def read_settings(config: pytest.Config) -> Settings:
+    opt = config.getoption
+    rootdir = Path(config.rootpath)
+
+    config_value = _first(opt("--migrations-config"), config.getini("migrations_config"))
+    flask_app = _first(opt("--migrations-flask-app", None), config.getini("migrations_flask_app"))
+    flask_origin = "--migrations-flask-app" if opt("--migrations-flask-app", None) else "migrations_flask_app"
+    if config_value:
+        origin = "--migrations-config" if opt("--migrations-config") else "the migrations_config ini key"
+        path = Path(config_value)
+        base = Path(config.invocation_params.dir) if opt("--migrations-config") else rootdir
+        config_path: Path | None = (path if path.is_absolute() else base / path).resolve()
+    else:
+        origin = f"alembic.ini in the rootdir ({rootdir})"
+        config_path = rootdir / "alembic.ini"
+        alembic_here = config_path.exists() or _has_alembic_table(rootdir / "pyproject.toml")
+        if not alembic_here and flask_app is None:
+            flask_app, flask_origin = _flask_app_as_flask_finds_it(rootdir, dotenv_values(rootdir))
+        if not alembic_here and flask_app:
+            config_path = None
+
+    rows = _rows_per_table(config.getini("migrations_rows_per_table"))
+    urls: dict[str, str] = {}
+    origins: dict[str, str] = {}
+    images: dict[str, str] = {}
+    for engine in ("postgresql", "mysql"):
+        # Flag first, then the environment (CI sets it), then the ini key.
+        sources = (
+            (opt(f"--migrations-{engine}-url"), f"--migrations-{engine}-url"),
+            (os.environ.get(f"PYTEST_MIGRATIONS_{engine.upper()}_URL"), f"PYTEST_MIGRATIONS_{engine.upper()}_URL"),
+            (config.getini(f"migrations_{engine}_url"), f"the migrations_{engine}_url ini key"),
+        )
+        for url, source in sources:
+            if url:
+                urls[engine] = url
+                origins[engine] = source
+                break
+        image = config.getini(f"migrations_{engine}_image")
+        if image:
+            images[engine] = image
+
+    provider = _first(opt("--migrations-provider"), config.getini("migrations_provider"))
+    if provider and provider not in PROVIDERS:
+        raise pytest.UsageError(
+            f"pytest-migrations: migrations_provider must be one of {', '.join(PROVIDERS)}, got {provider!r}."
+        )
+
+    seed = opt("--migrations-seed")
+    return Settings(
+        enabled=bool(opt("--migrations")),
+        rootdir=rootdir,
+        config_path=config_path,
+        config_origin=origin,
+        metadata_ref=_first(opt("--migrations-metadata"), config.getini("migrations_metadata")),
+        engines=parse_engines(
+            _first(opt("--migrations-engines"), ",".join(config.getini("migrations_engines"))) or "sqlite"
+        ),
+        provider=provider,
+        server_urls=urls,
+        url_origins=origins,
+        images=images,
+        irreversible=frozenset(config.getini("migrations_irreversible")),
+        allow_data_loss=frozenset(config.getini("migrations_allow_data_loss")),
+        ignore_rules=tuple(rule.strip() for rule in config.getini("migrations_ignore") if rule.strip()),
+        rows_per_table=rows,
+        seed=seed if seed is not None else 0,
+        drop_stale=bool(opt("--migrations-drop-stale")),
+        flask_app=flask_app,
+        flask_app_origin=flask_origin,
+        url_env=tuple(config.getini("migrations_url_env")),
+        version_locations=_version_locations(config.getini("migrations_version_locations"), rootdir),
+        flask_env=dotenv_values(rootdir) if flask_app else {},  # read only for a Flask app: it costs an import
+        start=_start(config.getini("migrations_start")),
+        connect_timeout=_connect_timeout(config.getini("migrations_connect_timeout")),
+    )
