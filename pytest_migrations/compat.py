@@ -68,6 +68,14 @@ def begin_nested(conn: Any) -> Any:
     return conn.begin_nested()
 
 
+def create_schema_if_missing(conn: Any, name: str) -> None:
+    """CREATE SCHEMA IF NOT EXISTS (PostgreSQL): SQLAlchemy 1.4's CreateSchema takes no if_not_exists, and ignores it."""
+    if SQLALCHEMY_1:
+        conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {conn.dialect.identifier_preparer.quote_schema(name)}")
+    else:
+        conn.execute(sa.schema.CreateSchema(name, if_not_exists=True))
+
+
 def _is_flask_sqlalchemy_2(db: Any) -> bool:
     """Flask-SQLAlchemy 2.x keeps one "connector" per bind instead of 3.x's `db.engines` mapping."""
     return not hasattr(type(db), "engines")

@@ -67,7 +67,7 @@ def create_model(conn: sa.Connection, models: list[Any]) -> None:
     metadatas = _metadatas(models)
     if conn.dialect.name == "postgresql":  # create_all expects the schemas it names to exist
         for schema in _schemas_named(metadatas):
-            conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
+            compat.create_schema_if_missing(conn, schema)
     for item in metadatas:
         item.create_all(conn)
 
@@ -144,7 +144,7 @@ def _create_extensions(conn: sa.Connection, extensions: tuple[tuple[str, str], .
     for name, schema in extensions:
         if name in present:
             continue
-        conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
+        compat.create_schema_if_missing(conn, schema)
         conn.exec_driver_sql(f"CREATE EXTENSION IF NOT EXISTS {quote(name)} WITH SCHEMA {quote(schema)} CASCADE")
         present = set(conn.execute(_EXTENSIONS).scalars())  # CASCADE may have brought others along
 
