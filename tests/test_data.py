@@ -16,6 +16,7 @@ from conftest import (
     item_failure,
     item_outcomes,
     item_reports,
+    needs,
     revision,
 )
 from pytest_migrations.checks import CHECKS
@@ -563,6 +564,7 @@ def pytest_migrations_rows(revision, table):
 """
 
 
+@needs("SQLAlchemy", "2.0", "a revision using sa.Uuid")
 def test_rows_hook_rows_without_keys_of_mixed_shapes_and_string_uuids(project, run_checks, pytester):
     # The hook is asked before every upgrade while its tables hold few rows: at 0001 and again at 0002.
     project(COUPONS)

@@ -271,9 +271,9 @@ def test_version_table_in_its_own_schema_is_alembic_s_not_a_difference(project, 
         .replace("target_metadata = None", "from models import metadata as target_metadata")
         .replace(
             "    with connectable.connect() as connection:\n",
-            "    with connectable.connect() as connection:\n"
-            '        connection.exec_driver_sql("CREATE SCHEMA IF NOT EXISTS meta")\n'
-            "        connection.commit()\n",
+            "    with connectable.begin() as setup:  # a transaction of its own, on SQLAlchemy 1.4 and 2.x alike\n"
+            '        setup.exec_driver_sql("CREATE SCHEMA IF NOT EXISTS meta")\n'
+            "    with connectable.connect() as connection:\n",
         )
         .replace("target_metadata=target_metadata\n", 'target_metadata=target_metadata, version_table_schema="meta"\n')
     )
