@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -188,12 +189,14 @@ def test_a_password_env_py_prints_is_masked_in_the_report(project, pytester):
     """env.py prints its URL (throwaway databases carry the server's password); the report hides it."""
     root = project(ONE)
     env = root / "migrations" / "env.py"
-    env.write_text(
-        env.read_text().replace(
-            "def run_migrations_online() -> None:\n",
-            'def run_migrations_online() -> None:\n    print("connecting to", config.get_main_option("sqlalchemy.url"))\n',
-        )
+    text, count = re.subn(  # older Alembic templates have no `-> None`
+        r"^(def run_migrations_online\(\)(?: -> None)?:\n)",
+        r'\1    print("connecting to", config.get_main_option("sqlalchemy.url"))\n',
+        env.read_text(),
+        flags=re.M,
     )
+    assert count == 1, text
+    env.write_text(text)
     pytester.makepyfile(test_mine="def test_fails(migrator):\n    migrator.upgrade()\n    assert False\n")
     # Trust auth ignores the password, so the run works and the password is only ever printed.
     url = with_driver(make_url(SERVER_URLS["postgresql"]), "postgresql").set(password="hunter2secret")
