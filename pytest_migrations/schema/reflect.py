@@ -369,7 +369,8 @@ def _reflect_postgresql(conn: sa.Connection, key: str) -> _Reflected:
 
 def reflect_table(inspector: Inspector, name: str, dialect: sa.Dialect) -> TableSchema:
     schema, table = split_key(name) if dialect.name == "postgresql" else (None, name)
-    raw_columns = inspector.get_columns(table, schema=schema)
+    # A copy: SQLAlchemy 1.4's SQLite get_pk_constraint sorts the inspector's cached column list in place.
+    raw_columns = list(inspector.get_columns(table, schema=schema))
     if dialect.name == "postgresql" and compat.is_connection(inspector.bind):
         reflected = _reflect_postgresql(inspector.bind, name)
     else:
