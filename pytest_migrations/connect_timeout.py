@@ -81,7 +81,18 @@ def _connect(dialect: Any, record: Any, cargs: list[Any], cparams: dict[str, Any
         ) from None
     if lift and hasattr(connection, "_read_timeout"):
         connection._read_timeout = None  # statements may take as long as they take
+    _lift_socket_timeout(connection)
     return connection
+
+
+def _lift_socket_timeout(connection: Any) -> None:
+    """pg8000's `timeout` and mysql-connector's `connection_timeout` stay on the socket after the
+    handshake, where they would cut a long migration short: statements are never timed."""
+    for attribute in ("_usock", "_sock"):  # pg8000's socket; a socket inside mysql-connector's wrapper
+        sock = getattr(connection, attribute, None)
+        sock = getattr(sock, "sock", sock)
+        if hasattr(sock, "settimeout"):
+            sock.settimeout(None)
 
 
 event.listen(sa.engine.Engine, "do_connect", _connect)

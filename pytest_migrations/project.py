@@ -126,7 +126,11 @@ def user_code_location(exc: BaseException, roots: tuple[str, ...] = ()) -> str:
         frame
         for frame in traceback.extract_tb(exc.__traceback__)
         if (own and os.path.realpath(frame.filename).startswith(own))
-        or (not frame.filename.startswith(("<", *_LIBRARY_DIRS)) and "site-packages" not in frame.filename)
+        or (
+            not frame.filename.startswith(("<", *_LIBRARY_DIRS))
+            and "site-packages" not in frame.filename
+            and os.path.isabs(frame.filename)  # compiled modules report a relative path of their build
+        )
     ]
     return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else ""
 

@@ -138,12 +138,16 @@ class WalkRun:
         event.listen(conn, "before_cursor_execute", self._record)
 
     def learn_enums(self, metadata: Any) -> None:
-        """Values of enums stored as strings: the revision scripts' own, overridden by the model's."""
+        """Values of enums stored as strings: the model's, overridden by the revision scripts' own.
+
+        The model has the head's values; a revision before a value was added reads the column through
+        an Enum without it, so where the revisions name the column, the values they all share win.
+        """
         if self.state is None:
             return
         self.state.enum_values = {
-            **enum_values_in_revisions(tuple(rev.path for rev in self.project.revisions)),
             **enum_values_in_metadata(metadata),
+            **enum_values_in_revisions(tuple(rev.path for rev in self.project.revisions)),
         }
         self.state.coverage.revisions.update(self.order)
 

@@ -77,11 +77,11 @@ def generate_rows(
         n = KEY_BASE + seed * 1000 + start + attempt
         attempt += 1
         row = {}
-        for name, type_ in schema.types.items():
+        for position, (name, type_) in enumerate(schema.types.items()):
             if name in linked or name in schema.generated:
                 continue
             try:
-                row[name] = value_for(type_, n, name, rules.get(name))
+                row[name] = value_for(type_, n, name, rules.get(name), position)
             except TypeError:
                 if name not in nullable and schema.column_map[name].default is None:
                     raise

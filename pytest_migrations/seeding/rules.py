@@ -51,15 +51,21 @@ _CAST = re.compile(
     r"(?:\s*\(\d+(?:\s*,\s*\d+)?\))?(?:\[\])*",
     re.I,
 )
+# PostgreSQL echoes negative and bigint constants quoted: `debit <= '-1'::integer`.
+_QUOTED_NUMBER = re.compile(
+    r"'(-?\d+(?:\.\d+)?)'(?=\s*::\s*(?:integer|bigint|smallint|numeric|decimal|real|double precision|int[248]?)\b)",
+    re.I,
+)
 _WRAPPED_NAME = re.compile(r"(?<![\w\s])\(\s*([A-Za-z_]\w*)\s*\)")
-_BETWEEN = re.compile(r"\b([A-Za-z_]\w*)\s+between\s+(\S+)\s+and\s+(\S+)", re.I)
+_BETWEEN = re.compile(r"((?:\b[A-Za-z_]\w*\s*\(\s*)?\b[A-Za-z_]\w*(?:\s*\))?)\s+between\s+(\S+)\s+and\s+(\S+)", re.I)
 _LITERAL = r"(?:'(?:[^']|'')*'|-?\d+(?:\.\d+)?(?:e-?\d+)?|true|false)"
 _IN = re.compile(r"^([A-Za-z_]\w*)\s+in\s*\((.*)\)$", re.I | re.S)
 _ANY = re.compile(r"^([A-Za-z_]\w*)\s*=\s*any\s*\(\s*\(?\s*array\s*\[(.*)\]\s*\)?\s*\)$", re.I | re.S)
 _COMPARE = re.compile(rf"^([A-Za-z_]\w*)\s*(<=|>=|<>|!=|<|>|=)\s*({_LITERAL})$", re.I)
 _COMPARE_REVERSED = re.compile(rf"^({_LITERAL})\s*(<=|>=|<>|!=|<|>|=)\s*([A-Za-z_]\w*)$", re.I)
 _LENGTH = re.compile(
-    r"^(?:char_length|character_length|length|len)\s*\(\s*([A-Za-z_]\w*)\s*\)\s*(<=|>=|<>|!=|<|>|=)\s*(\d+)$", re.I
+    r"^(?:char_length|character_length|octet_length|length|len)\s*\(\s*([A-Za-z_]\w*)\s*\)\s*(<=|>=|<>|!=|<|>|=)\s*(\d+)$",
+    re.I,
 )
 _JSON_VALID = re.compile(r"^json_valid\s*\(\s*([A-Za-z_]\w*)\s*\)$", re.I)
 _FLIPPED = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "=": "=", "<>": "<>", "!=": "!="}
@@ -67,7 +73,7 @@ _FLIPPED = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "=": "=", "<>": "<>", "!
 
 def normalize_check(text: str) -> str:
     """One spelling for every engine: no casts, no identifier quotes, no redundant parentheses."""
-    text = _CAST.sub("", text).replace("`", "").replace('"', "")
+    text = _CAST.sub("", _QUOTED_NUMBER.sub(r"\1", text)).replace("`", "").replace('"', "")
     text = re.sub(r"\s+", " ", text).strip()
     previous = None
     while previous != text:

@@ -45,12 +45,16 @@ def _is_float(type_: Any) -> bool:
     return isinstance(type_, sa.Float) or _name(type_) in ("REAL", "DOUBLE", "DOUBLE_PRECISION")
 
 
-def plain_value(type_: Any, n: int, column: str, rule: ColumnRule | None = None) -> Any:
-    """A value of `type_`, distinct for every n (so unique columns hold), before any range is applied."""
+def plain_value(type_: Any, n: int, column: str, rule: ColumnRule | None = None, position: int = 0) -> Any:
+    """A value of `type_`, distinct for every n (so unique columns hold), before any range is applied.
+
+    `position` is the column's place in its table: dates and times grow with it, so that an "end"
+    column declared after its "start" holds the later value (`CHECK (ends_at > starts_at)`).
+    """
     rule = rule or ColumnRule()
     domain_type = getattr(type_, "data_type", None)  # a PostgreSQL domain: its base type
     if _name(type_) == "DOMAIN" and domain_type is not None:
-        return plain_value(domain_type, n, column, rule)
+        return plain_value(domain_type, n, column, rule, position)
     if isinstance(type_, sa.Enum) and type_.enums:
         return type_.enums[n % len(type_.enums)]
     if _name(type_) == "SET" and getattr(type_, "values", None):
@@ -76,7 +80,7 @@ def plain_value(type_: Any, n: int, column: str, rule: ColumnRule | None = None)
     if isinstance(type_, sa.Numeric) or _name(type_) == "MONEY":
         scale = type_.scale if getattr(type_, "scale", None) is not None else 2
         precision = type_.precision if getattr(type_, "precision", None) is not None else 10
-        whole_digits = max(precision - scale, 1)
+        whole_digits = max(precision - scale, 0)  # NUMERIC(4, 4) holds 0.9999 at most
         value = decimal.Decimal(n % (10 ** min(whole_digits, 6)))
         if scale > 0:  # every decimal place in use, the last one never 0: narrowing the scale must show
             places = min(scale, 9)
@@ -84,12 +88,12 @@ def plain_value(type_: Any, n: int, column: str, rule: ColumnRule | None = None)
             value += decimal.Decimal(fraction).scaleb(-places)
         return float(value) if getattr(type_, "asdecimal", True) is False else value
     if isinstance(type_, sa.DateTime):
-        base = dt.datetime(2001, 2, 3, 4, 5, 6) + dt.timedelta(days=n % 9000, seconds=n % 86400)
+        base = dt.datetime(2001, 2, 3, 4, 5, 6) + dt.timedelta(days=n % 9000 + position, seconds=n % 86400)
         return base.replace(tzinfo=dt.timezone.utc) if getattr(type_, "timezone", False) else base
     if isinstance(type_, sa.Date):
-        return dt.date(2001, 2, 3) + dt.timedelta(days=n % 9000)
+        return dt.date(2001, 2, 3) + dt.timedelta(days=n % 9000 + position)
     if isinstance(type_, sa.Time):
-        return dt.time(n % 24, n % 60, n % 60)
+        return dt.time(n % 12 + min(position, 11), n % 60, n % 60)
     if _is_interval(type_):
         return dt.timedelta(days=n % 30, seconds=n % 3600)
     if _is_uuid(type_):
@@ -108,6 +112,11 @@ def plain_value(type_: Any, n: int, column: str, rule: ColumnRule | None = None)
         return "08:00:2b:" + ":".join(f"{n >> shift & 255:02x}" for shift in (16, 8, 0))
     if _name(type_) == "TSVECTOR":
         return f"word{n} {column}"
+    if isinstance(type_, sa.String) and getattr(type_, "length", None) in (32, 36) and rule.max_length is None:
+        # How a UUID is stored without a native type (sa.Uuid: CHAR(32); str(uuid): 36): read back
+        # through a Uuid, anything else fails. Distinct text all the same where it is plain text.
+        value = uuid.uuid5(uuid.NAMESPACE_OID, f"{column}-{n}")
+        return value.hex if type_.length == 32 else str(value)
     if isinstance(type_, sa.String):
         length = getattr(type_, "length", None) or (400 if isinstance(type_, sa.Text) else None)
         if rule.max_length is not None:
@@ -116,7 +125,7 @@ def plain_value(type_: Any, n: int, column: str, rule: ColumnRule | None = None)
     raise TypeError(f"no generator for column type {type_!r}")
 
 
-def value_for(type_: Any, n: int, column: str, rule: ColumnRule | None = None) -> Any:
+def value_for(type_: Any, n: int, column: str, rule: ColumnRule | None = None, position: int = 0) -> Any:
     """A value of `type_` distinct for every n, obeying the column's CHECK rules and known enum values."""
     if rule is not None and rule.values:
         allowed = [v for v in rule.values if v not in rule.excluded and v is not None]
@@ -124,10 +133,11 @@ def value_for(type_: Any, n: int, column: str, rule: ColumnRule | None = None) -
             return allowed[n % len(allowed)]
     if rule is not None and rule.json:
         return json.dumps({"n": n, "column": column})
-    value = plain_value(type_, n, column, rule)
+    value = plain_value(type_, n, column, rule, position)
     if rule is None or isinstance(value, bool) or not isinstance(value, (int, float, decimal.Decimal)):
         return value
-    fitted = _within(decimal.Decimal(str(value)), n, rule, isinstance(value, int))
+    whole = isinstance(value, int) or getattr(type_, "scale", None) == 0
+    fitted = _within(decimal.Decimal(str(value)), n, rule, whole)
     if isinstance(value, int):
         return int(fitted)
     return float(fitted) if isinstance(value, float) else fitted
