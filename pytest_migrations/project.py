@@ -129,7 +129,7 @@ def user_code_location(exc: BaseException, roots: tuple[str, ...] = ()) -> str:
         or (
             not frame.filename.startswith(("<", *_LIBRARY_DIRS))
             and "site-packages" not in frame.filename
-            and os.path.isabs(frame.filename)  # compiled modules report a relative path of their build
+            and os.path.exists(frame.filename)  # compiled modules report a path of their build, not here
         )
     ]
     return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else ""
