@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from pytest_migrations import compat
 from pytest_migrations.seeding.rules import ColumnRule
 
 _FILLER = "lorem ipsum dolor sit amet "
@@ -36,8 +37,7 @@ def _is_interval(type_: Any) -> bool:
 
 
 def _is_uuid(type_: Any) -> bool:
-    uuid_type = getattr(sa, "Uuid", None)  # SQLAlchemy 2.0 and later
-    return (uuid_type is not None and isinstance(type_, uuid_type)) or _name(type_) == "UUID"
+    return isinstance(type_, compat.UUID_TYPES) or _name(type_) == "UUID"
 
 
 def _is_float(type_: Any) -> bool:
