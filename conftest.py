@@ -217,6 +217,11 @@ def item_failure(result: pytest.RunResult, name: str) -> str:
     return report.longreprtext
 
 
+def before_short_summary(result: pytest.RunResult) -> str:
+    """The output above "short test summary info": pytest prints messages there in full when CI is set, trimmed if not."""
+    return result.stdout.str().split(" short test summary info ")[0]
+
+
 def failure_lines(result: pytest.RunResult, item: str) -> list[str]:
     """The failure text of `item` line by line, so a test can pin every line of the message and their order."""
     return item_failure(result, item).splitlines()
