@@ -1,11 +1,14 @@
 """CHECK constraints read as rules for generated values: the common forms, per column.
 
-Databases echo a CHECK back in their own spelling (PostgreSQL: `status::text = ANY (ARRAY[...])`,
-MariaDB: backquotes and lowercase keywords, SQLite: as written), so each is normalized first. Only
-conjunctions of simple forms are understood: `IN (...)`, comparisons with a literal, `BETWEEN`,
-`length(col)` / `char_length(col)` compared with a number, `json_valid(col)`. A constraint with an
-OR, or any other form, is left alone: rows that break it fail to insert and the table is reported
-as not seeded, never silently skipped.
+Databases echo a CHECK back in their own spelling (PostgreSQL: `status::text = ANY (ARRAY[...])`
+and `~~` for LIKE, MariaDB: backquotes and lowercase keywords, SQLite: as written), so each is
+normalized first. Understood: conjunctions of `IN (...)`, comparisons with a literal, `BETWEEN`,
+`length(col)` / `char_length(col)` compared with a number, `json_valid(col)`, `LIKE` / `ILIKE`
+patterns and `IS NOT NULL`. In a disjunction the generated values keep to one branch whose parts
+are all understood; `col IS NULL` branches are passed over, since generated values are not NULL
+and a NULL makes the other branches unknown, which a CHECK lets through. Any other constraint is
+left alone: rows that break it fail to insert and the coverage line names the table, never
+silently skipped.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class ColumnRule:
     min_length: int | None = None
     max_length: int | None = None
     json: bool = False
+    pattern: str | None = None  # LIKE / ILIKE, with % and _ as the only wildcards
     excluded: set[Any] = field(default_factory=set)  # <> / != literals
 
     def allow(self, values: Iterable[Any]) -> None:
@@ -68,12 +72,19 @@ _LENGTH = re.compile(
     re.I,
 )
 _JSON_VALID = re.compile(r"^json_valid\s*\(\s*([A-Za-z_]\w*)\s*\)$", re.I)
+_LIKE = re.compile(r"^([A-Za-z_]\w*)\s+i?like\s+'((?:[^'\\]|'')*)'$", re.I)
+_IS_NULL = re.compile(r"^[A-Za-z_]\w*\s+is\s+null$", re.I)
+_IS_NOT_NULL = re.compile(r"^[A-Za-z_]\w*\s+is\s+not\s+null$", re.I)
+# PostgreSQL's spelling of LIKE and ILIKE; the negated forms first, so they stay negated (and not understood).
+_PG_LIKE = ((re.compile(r"!~~\*?"), " not like "), (re.compile(r"~~\*?"), " like "))
 _FLIPPED = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "=": "=", "<>": "<>", "!=": "!="}
 
 
 def normalize_check(text: str) -> str:
     """One spelling for every engine: no casts, no identifier quotes, no redundant parentheses."""
     text = _CAST.sub("", _QUOTED_NUMBER.sub(r"\1", text)).replace("`", "").replace('"', "")
+    for operator, spelled in _PG_LIKE:
+        text = operator.sub(spelled, text)
     text = re.sub(r"\s+", " ", text).strip()
     previous = None
     while previous != text:
@@ -149,18 +160,40 @@ def parse_checks(texts: Iterable[str], columns: Iterable[str]) -> dict[str, Colu
         return None if real is None else rules.setdefault(real, ColumnRule())
 
     for text in texts:
-        normalized = normalize_check(text)
-        if _top_level(normalized, "or") is not None:
-            continue
-        for part in _split(normalized, "and"):
-            try:
-                _apply(_strip_outer(part), rule)
-            except (decimal.InvalidOperation, ValueError):
-                continue
+        for part in _parts_to_obey(normalize_check(text), set(by_lower)):
+            _apply(part, rule)
     return rules
 
 
-def _apply(part: str, rule: Any) -> None:
+def _parts_to_obey(normalized: str, columns: set[str]) -> list[str]:
+    """The conjuncts generated values must meet: all of a conjunction, or one understood branch of an OR."""
+    branches = _split(normalized, "or")
+    if len(branches) == 1:
+        return [_strip_outer(part) for part in _split(normalized, "and")]
+    scratch: dict[str, ColumnRule] = {}
+
+    def dry_run(name: str) -> ColumnRule | None:  # understood, without touching the real rules
+        return scratch.setdefault(name.lower(), ColumnRule()) if name.lower() in columns else None
+
+    for branch in branches:
+        branch = _strip_outer(branch)
+        if _IS_NULL.match(branch):
+            continue
+        parts = [_strip_outer(part) for part in _split(branch, "and")]
+        if all(_apply(part, dry_run) for part in parts):
+            return parts
+    return []
+
+
+def _apply(part: str, rule: Any) -> bool:
+    """Narrow the rule of the column `part` is about; False when `part` is not a form understood here."""
+    try:
+        return _apply_form(part, rule)
+    except (decimal.InvalidOperation, ValueError):
+        return False
+
+
+def _apply_form(part: str, rule: Any) -> bool:
     if match := _IN.match(part) or _ANY.match(part):
         if target := rule(match.group(1)):
             target.allow(_literals(match.group(2)))
@@ -170,11 +203,26 @@ def _apply(part: str, rule: Any) -> None:
     elif match := _LENGTH.match(part):
         if target := rule(match.group(1)):
             _bound_length(target, match.group(2), int(match.group(3)))
+    elif match := _LIKE.match(part):
+        if target := rule(match.group(1)):
+            _like(target, match.group(2).replace("''", "'"))
+    elif _IS_NOT_NULL.match(part):
+        return True  # generated values are not NULL
     elif (match := _COMPARE.match(part)) or (match := _COMPARE_REVERSED.match(part)):
         reversed_ = match.re is _COMPARE_REVERSED
         name, op, value = (match.group(3), _FLIPPED[match.group(2)], match.group(1)) if reversed_ else match.groups()
         if target := rule(name):
             _bound_value(target, op, literal(value))
+    else:
+        return False
+    return target is not None
+
+
+def _like(target: ColumnRule, pattern: str) -> None:
+    if "%" in pattern or "_" in pattern:
+        target.pattern = pattern
+    else:
+        target.allow((pattern,))
 
 
 def _bound_length(target: ColumnRule, op: str, n: int) -> None:

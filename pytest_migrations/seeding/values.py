@@ -28,6 +28,19 @@ def _text(n: int, length: int | None, column: str, min_length: int = 0) -> str:
     return text[:target] if len(prefix) <= target else str(n)[-target:].rjust(min(min_length, target), "0")
 
 
+def _matching(pattern: str, n: int, length: int | None, min_length: int = 0) -> str:
+    """Text a LIKE `pattern` accepts, distinct for every n: n's digits in the first %, or in the _s if none."""
+    fixed = len(pattern.replace("%", ""))
+    if "%" in pattern:
+        room = (length or 255) - fixed
+        fill = str(n)[-room:] if room > 0 else ""
+        fill = fill.rjust(max(min_length - fixed, len(fill)), "0")
+        head, _, tail = pattern.partition("%")
+        pattern = head + fill + tail.replace("%", "")
+    digits = iter(str(n).rjust(pattern.count("_"), "0")[-pattern.count("_") :])
+    return "".join(next(digits) if char == "_" else char for char in pattern)
+
+
 def _name(type_: Any) -> str:
     return type(type_).__name__.upper()
 
@@ -112,6 +125,11 @@ def plain_value(type_: Any, n: int, column: str, rule: ColumnRule | None = None,
         return "08:00:2b:" + ":".join(f"{n >> shift & 255:02x}" for shift in (16, 8, 0))
     if _name(type_) == "TSVECTOR":
         return f"word{n} {column}"
+    if isinstance(type_, sa.String) and rule.pattern is not None:
+        length = getattr(type_, "length", None)
+        if rule.max_length is not None:
+            length = min(length or rule.max_length, rule.max_length)
+        return _matching(rule.pattern, n, length, rule.min_length or 0)
     if isinstance(type_, sa.String) and getattr(type_, "length", None) in (32, 36) and rule.max_length is None:
         # How a UUID is stored without a native type (sa.Uuid: CHAR(32); str(uuid): 36): read back
         # through a Uuid, anything else fails. Distinct text all the same where it is plain text.
