@@ -141,3 +141,32 @@ def test_ryuk_that_cannot_be_pulled_names_the_variable_that_turns_it_off(project
     )
     assert before_short_summary(result).count("TESTCONTAINERS_RYUK_DISABLED") == 1
     assert "Traceback" not in out
+
+
+def test_a_server_that_never_gets_ready_is_one_message_naming_the_image_and_its_key(
+    project, pytester, images, monkeypatch
+):
+    """A PostgreSQL image given for MySQL: the container runs, but never logs what testcontainers waits for.
+
+    testcontainers bounds that wait by TC_MAX_TRIES polls (120 s by default); 3 here.
+    """
+    monkeypatch.setenv("TC_MAX_TRIES", "3")
+    project(ONE)
+    wrong = images["postgresql"]
+    result = pytester.runpytest_subprocess(
+        "--migrations", "--migrations-engines=mysql", f"-o=migrations_mysql_image={wrong}", *QUIET
+    )
+    result.assert_outcomes(passed=1, failed=6)
+    result.stdout.fnmatch_lines(
+        [
+            f"test_upgrade[[]mysql[]] could not run: the mysql container from Docker image {wrong} did not start or "
+            "did not become ready; check that the image is a mysql server image, or set the ini key "
+            "migrations_mysql_image to another (a slow server may need a longer wait: TC_MAX_TRIES polls "
+            "of TC_POOLING_INTERVAL seconds, 120 of 1 s by default, waited 3 s here). Docker said: TimeoutError: *"
+        ]
+    )
+    body = before_short_summary(result)
+    assert body.count("did not become ready") == 1
+    assert body.count("could not run: no mysql server (see test_upgrade[mysql] for why).") == 5
+    assert "Traceback" not in body
+    # The fixture checks that the container is gone.

@@ -45,8 +45,20 @@ def docker_problem(engine: str, image: str, exc: BaseException) -> str:
         )
     return (
         f"the {engine} container from Docker image {image} did not start or did not become ready; check that the "
-        f"image is a {engine} server image, or set the ini key {key} to another. "
+        f"image is a {engine} server image, or set the ini key {key} to another{_wait_hint(exc)}. "
         f"Docker said: {type(exc).__name__}: {said}"
+    )
+
+
+def _wait_hint(exc: BaseException) -> str:
+    """testcontainers' own bound on the readiness wait, and how to lengthen it, when that bound ran out."""
+    if not isinstance(exc, TimeoutError):
+        return ""
+    from testcontainers.core.config import testcontainers_config as config
+
+    return (
+        " (a slow server may need a longer wait: TC_MAX_TRIES polls of TC_POOLING_INTERVAL seconds, 120 of 1 s "
+        f"by default, waited {config.timeout:g} s here)"
     )
 
 
