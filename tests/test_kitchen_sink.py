@@ -1,7 +1,7 @@
 """The data check on a schema with every column type and CHECK form the three engines have.
 
 One "kitchen sink" project per engine: six revisions with integers of every width, numerics,
-floats, booleans, strings with CHECKs (LIKE and OR forms among them), native and string-stored enums, dates and times, intervals,
+floats, booleans, strings with CHECKs (LIKE, OR and column-to-column forms among them), native and string-stored enums, dates and times, intervals,
 UUIDs, JSON, binary, a composite UNIQUE over two foreign keys, a self-referencing table, each
 engine's own types, and a data migration that reads a string-stored enum back through its Enum.
 It must pass every check with full data coverage; then a revision that empties every nullable
@@ -48,6 +48,10 @@ MEASUREMENT = [
     'sa.Column("level", sa.Integer())',
     'sa.Column("unit", sa.String(4))',
     'sa.Column("lo", sa.Integer())',
+    'sa.Column("max_price", sa.Numeric(10, 2))',
+    'sa.Column("min_price", sa.Numeric(10, 2))',
+    'sa.Column("first_seen", sa.Integer())',
+    'sa.Column("last_seen", sa.Integer())',
     'sa.CheckConstraint("qty BETWEEN 1 AND 50", name="ck_measurement_qty")',
     'sa.CheckConstraint("price > 0 AND price < 1000", name="ck_measurement_price")',
     'sa.CheckConstraint("score >= 0.5", name="ck_measurement_score")',
@@ -56,6 +60,8 @@ MEASUREMENT = [
     'sa.CheckConstraint("level IS NULL OR (level > 10 AND level < 20)", name="ck_measurement_level")',
     "sa.CheckConstraint(\"unit IN ('kg', 'g') OR unit IS NULL\", name=\"ck_measurement_unit\")",
     'sa.CheckConstraint("lo <= -3 OR lo >= 3", name="ck_measurement_lo")',
+    'sa.CheckConstraint("min_price < max_price", name="ck_measurement_prices")',
+    'sa.CheckConstraint("first_seen < last_seen", name="ck_measurement_seen")',
 ]
 ACCOUNT_LATER = [  # added to account by the third revision
     'sa.Column("born", sa.Date())',

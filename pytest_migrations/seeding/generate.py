@@ -14,7 +14,7 @@ from pytest_migrations.project import user_code_location
 from pytest_migrations.schema import Snapshot, TableSchema, split_key
 from pytest_migrations.seeding.read import KEY_BASE, SQL_CACHE, SeedState, TableRows, read_rows, sa_table
 from pytest_migrations.seeding.rules import ColumnRule, mysql_column_checks, parse_checks
-from pytest_migrations.seeding.values import value_for
+from pytest_migrations.seeding.values import related_value, value_for
 
 RowSupplier = Callable[[str, str], "list[dict[str, Any]] | None"]
 
@@ -86,6 +86,11 @@ def generate_rows(
                 if name not in nullable and schema.column_map[name].default is None:
                     raise
                 # a nullable column (or one with a server default) of a type we cannot generate stays out
+        for name, type_ in schema.types.items():  # in declaration order: a < b < c settles b, then c
+            rule = rules.get(name)
+            if rule is not None and name in row:
+                for op, other in rule.relations:
+                    row[name] = related_value(row[name], op, row.get(other), type_)
 
         radix = n - KEY_BASE
         for cols, parent, refs in schema.links:

@@ -4,7 +4,7 @@ Databases echo a CHECK back in their own spelling (PostgreSQL: `status::text = A
 and `~~` for LIKE, MariaDB: backquotes and lowercase keywords, SQLite: as written), so each is
 normalized first. Understood: conjunctions of `IN (...)`, comparisons with a literal, `BETWEEN`,
 `length(col)` / `char_length(col)` compared with a number, `json_valid(col)`, `LIKE` / `ILIKE`
-patterns and `IS NOT NULL`. In a disjunction the generated values keep to one branch whose parts
+patterns, `IS NOT NULL`, and one column compared with another. In a disjunction the generated values keep to one branch whose parts
 are all understood; `col IS NULL` branches are passed over, since generated values are not NULL
 and a NULL makes the other branches unknown, which a CHECK lets through. Any other constraint is
 left alone: rows that break it fail to insert and the coverage line names the table, never
@@ -35,6 +35,8 @@ class ColumnRule:
     max_length: int | None = None
     json: bool = False
     pattern: str | None = None  # LIKE / ILIKE, with % and _ as the only wildcards
+    # (operator, column declared before this one): `ends_at > starts_at` is (">", "starts_at") on ends_at
+    relations: list[tuple[str, str]] = field(default_factory=list)
     excluded: set[Any] = field(default_factory=set)  # <> / != literals
 
     def allow(self, values: Iterable[Any]) -> None:
@@ -71,6 +73,7 @@ _LENGTH = re.compile(
     r"^(?:char_length|character_length|octet_length|length|len)\s*\(\s*([A-Za-z_]\w*)\s*\)\s*(<=|>=|<>|!=|<|>|=)\s*(\d+)$",
     re.I,
 )
+_COLUMNS = re.compile(r"^([A-Za-z_]\w*)\s*(<=|>=|<>|!=|<|>|=)\s*([A-Za-z_]\w*)$", re.I)
 _JSON_VALID = re.compile(r"^json_valid\s*\(\s*([A-Za-z_]\w*)\s*\)$", re.I)
 _LIKE = re.compile(r"^([A-Za-z_]\w*)\s+i?like\s+'((?:[^'\\]|'')*)'$", re.I)
 _IS_NULL = re.compile(r"^[A-Za-z_]\w*\s+is\s+null$", re.I)
@@ -150,69 +153,84 @@ def _literals(text: str) -> tuple[Any, ...]:
     return tuple(literal(part) for part in _split(text, ",") if part)
 
 
+class _Rules:
+    """The rules being read for one table's columns, looked up by any spelling of a column's name."""
+
+    def __init__(self, columns: Iterable[str]) -> None:
+        self.names = {name.lower(): name for name in columns}
+        self.positions = {lower: i for i, lower in enumerate(self.names)}
+        self.found: dict[str, ColumnRule] = {}
+
+    def __call__(self, name: str) -> ColumnRule | None:
+        real = self.names.get(name.lower())
+        return None if real is None else self.found.setdefault(real, ColumnRule())
+
+    def scratch(self) -> _Rules:
+        """Rules for the same columns that start empty: to try a part without changing these."""
+        return _Rules(self.names.values())
+
+
 def parse_checks(texts: Iterable[str], columns: Iterable[str]) -> dict[str, ColumnRule]:
     """Rules per column (lowercase-insensitive names matched to the real ones) from CHECK texts."""
-    by_lower = {name.lower(): name for name in columns}
-    rules: dict[str, ColumnRule] = {}
-
-    def rule(name: str) -> ColumnRule | None:
-        real = by_lower.get(name.lower())
-        return None if real is None else rules.setdefault(real, ColumnRule())
-
+    rules = _Rules(columns)
     for text in texts:
-        for part in _parts_to_obey(normalize_check(text), set(by_lower)):
-            _apply(part, rule)
-    return rules
+        for part in _parts_to_obey(normalize_check(text), rules):
+            _apply(part, rules)
+    return rules.found
 
 
-def _parts_to_obey(normalized: str, columns: set[str]) -> list[str]:
+def _parts_to_obey(normalized: str, rules: _Rules) -> list[str]:
     """The conjuncts generated values must meet: all of a conjunction, or one understood branch of an OR."""
     branches = _split(normalized, "or")
     if len(branches) == 1:
         return [_strip_outer(part) for part in _split(normalized, "and")]
-    scratch: dict[str, ColumnRule] = {}
-
-    def dry_run(name: str) -> ColumnRule | None:  # understood, without touching the real rules
-        return scratch.setdefault(name.lower(), ColumnRule()) if name.lower() in columns else None
-
     for branch in branches:
         branch = _strip_outer(branch)
         if _IS_NULL.match(branch):
             continue
         parts = [_strip_outer(part) for part in _split(branch, "and")]
-        if all(_apply(part, dry_run) for part in parts):
+        trial = rules.scratch()
+        if all(_apply(part, trial) for part in parts):
             return parts
     return []
 
 
-def _apply(part: str, rule: Any) -> bool:
+def _apply(part: str, rules: _Rules) -> bool:
     """Narrow the rule of the column `part` is about; False when `part` is not a form understood here."""
     try:
-        return _apply_form(part, rule)
+        return _apply_form(part, rules)
     except (decimal.InvalidOperation, ValueError):
         return False
 
 
-def _apply_form(part: str, rule: Any) -> bool:
+def _apply_form(part: str, rules: _Rules) -> bool:
     if match := _IN.match(part) or _ANY.match(part):
-        if target := rule(match.group(1)):
+        if target := rules(match.group(1)):
             target.allow(_literals(match.group(2)))
     elif match := _JSON_VALID.match(part):
-        if target := rule(match.group(1)):
+        if target := rules(match.group(1)):
             target.json = True
     elif match := _LENGTH.match(part):
-        if target := rule(match.group(1)):
+        if target := rules(match.group(1)):
             _bound_length(target, match.group(2), int(match.group(3)))
     elif match := _LIKE.match(part):
-        if target := rule(match.group(1)):
+        if target := rules(match.group(1)):
             _like(target, match.group(2).replace("''", "'"))
     elif _IS_NOT_NULL.match(part):
         return True  # generated values are not NULL
     elif (match := _COMPARE.match(part)) or (match := _COMPARE_REVERSED.match(part)):
         reversed_ = match.re is _COMPARE_REVERSED
         name, op, value = (match.group(3), _FLIPPED[match.group(2)], match.group(1)) if reversed_ else match.groups()
-        if target := rule(name):
+        if target := rules(name):
             _bound_value(target, op, literal(value))
+    elif match := _COLUMNS.match(part):
+        left, op, right = match.group(1).lower(), match.group(2), match.group(3).lower()
+        if left not in rules.positions or right not in rules.positions or left == right:
+            return False
+        if rules.positions[left] < rules.positions[right]:  # the later column is set from the earlier one
+            left, op, right = right, _FLIPPED[op], left
+        target = rules(left)
+        target.relations.append((op, rules.names[right]))
     else:
         return False
     return target is not None

@@ -183,3 +183,51 @@ def _within(value: decimal.Decimal, n: int, rule: ColumnRule, whole: bool) -> de
             break
         value = value + step if high is None or value + step <= high else value - step
     return value
+
+
+_HOLDS = {
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+    "=": lambda a, b: a == b,
+    "<>": lambda a, b: a != b,
+    "!=": lambda a, b: a != b,
+}
+
+
+def related_value(value: Any, op: str, other: Any, type_: Any) -> Any:
+    """`value`, or the nearest one to `other` that makes `value op other` hold (`ends_at > starts_at`).
+
+    Numbers, dates and times move by their smallest generated step; other types are left as they are.
+    """
+    try:
+        if value is None or other is None or _HOLDS[op](value, other):
+            return value
+    except TypeError:  # values of types that do not compare (naive and aware datetimes): left alone
+        return value
+    if op in ("=", "<=", ">="):
+        return other
+    step = _step(type_, other)
+    if step is None:
+        return value
+    return other - step if op == "<" else other + step
+
+
+def _step(type_: Any, value: Any) -> Any:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return 1
+    if isinstance(value, float):
+        return 0.25
+    if isinstance(value, decimal.Decimal):
+        scale = getattr(type_, "scale", None)
+        return decimal.Decimal(1).scaleb(-(scale or 0))
+    if isinstance(value, dt.datetime):
+        return dt.timedelta(hours=1)
+    if isinstance(value, dt.date):
+        return dt.timedelta(days=1)
+    if isinstance(value, dt.timedelta):
+        return dt.timedelta(seconds=1)
+    return None
