@@ -1,14 +1,14 @@
 """CHECK constraints read as rules for generated values: the common forms, per column.
 
-Databases echo a CHECK back in their own spelling (PostgreSQL: `status::text = ANY (ARRAY[...])`
-and `~~` for LIKE, MariaDB: backquotes and lowercase keywords, SQLite: as written), so each is
+Databases echo a CHECK back in their own spelling (PostgreSQL: `status::text = ANY (ARRAY[...])` and
+`~~` for LIKE, MariaDB: backquotes and lowercase keywords, SQLite: as written), so each is
 normalized first. Understood: conjunctions of `IN (...)`, comparisons with a literal, `BETWEEN`,
 `length(col)` / `char_length(col)` compared with a number, `json_valid(col)`, `LIKE` / `ILIKE`
-patterns, `IS NOT NULL`, and one column compared with another. In a disjunction the generated values keep to one branch whose parts
-are all understood; `col IS NULL` branches are passed over, since generated values are not NULL
-and a NULL makes the other branches unknown, which a CHECK lets through. Any other constraint is
-left alone: rows that break it fail to insert and the coverage line names the table, never
-silently skipped.
+patterns, `IS NOT NULL`, and one column compared with another. In a disjunction the generated values
+keep to one branch whose parts are all understood; `col IS NULL` branches are passed over, since
+generated values are not NULL and a NULL makes the other branches unknown, which a CHECK lets
+through. Any other constraint is left alone: rows that break it fail to insert and the coverage line
+names the table, never silently skipped.
 """
 
 from __future__ import annotations

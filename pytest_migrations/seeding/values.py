@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
+import operator
 import uuid
 from typing import Any
 
@@ -185,15 +186,8 @@ def _within(value: decimal.Decimal, n: int, rule: ColumnRule, whole: bool) -> de
     return value
 
 
-_HOLDS = {
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-    "=": lambda a, b: a == b,
-    "<>": lambda a, b: a != b,
-    "!=": lambda a, b: a != b,
-}
+_HOLDS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "=": operator.eq}
+_HOLDS.update({"<>": operator.ne, "!=": operator.ne})
 
 
 def related_value(value: Any, op: str, other: Any, type_: Any) -> Any:
