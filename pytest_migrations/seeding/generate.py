@@ -86,11 +86,6 @@ def generate_rows(
                 if name not in nullable and schema.column_map[name].default is None:
                     raise
                 # a nullable column (or one with a server default) of a type we cannot generate stays out
-        for name, type_ in schema.types.items():  # in declaration order: a < b < c settles b, then c
-            rule = rules.get(name)
-            if rule is not None and name in row:
-                for op, other in rule.relations:
-                    row[name] = related_value(row[name], op, row.get(other), type_)
 
         radix = n - KEY_BASE
         for cols, parent, refs in schema.links:
@@ -113,6 +108,11 @@ def generate_rows(
                 radix //= len(pool)
             for col, ref in zip(cols, refs, strict=False):
                 row[col] = None if pick is None else pick.get(ref)
+        for name, type_ in schema.types.items():  # in declaration order: a < b < c settles b, then c
+            rule = rules.get(name)
+            if rule is not None and name in row and name not in linked:  # a link's value is its parent's
+                for op, other in rule.relations:
+                    row[name] = related_value(row[name], op, row.get(other), type_)
         values = [tuple(_key_value(row.get(c)) for c in key) for key in keys]
         if any(v in seen and None not in v for v, seen in zip(values, used, strict=True)):
             continue
