@@ -254,13 +254,20 @@ def _filter_action(filters: Any, message: Any) -> str:
     module = os.path.splitext(os.path.basename(message.filename))[0]
     for action, pattern, category, module_pattern, lineno in filters:
         if (
-            (pattern is None or pattern.match(text))
+            _matches(pattern, text)
             and issubclass(message.category, category)
-            and (module_pattern is None or module_pattern.match(module))
+            and _matches(module_pattern, module)
             and (lineno == 0 or lineno == message.lineno)
         ):
             return action
     return "default"
+
+
+def _matches(pattern: Any, text: str) -> bool:
+    """A filter field as the warnings module reads it: None for any, a regex, or (Python's own defaults) a string."""
+    if pattern is None:
+        return True
+    return pattern == text if isinstance(pattern, str) else bool(pattern.match(text))
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

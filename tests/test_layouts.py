@@ -572,9 +572,7 @@ def test_per_dialect_histories_with_an_unknown_engine_is_a_usage_error(alembic_p
     assert "'oracle'" in errors
 
 
-def test_warning_from_a_revision_under_filterwarnings_error(alembic_project, run_checks):
-    """`filterwarnings = error` and a revision that warns: the checks pass and the warning is reported."""
-    root = alembic_project("generic", ini="filterwarnings = error\n")
+def _warn_in_second_revision(root: Path) -> None:
     second = history(root / "migrations" / "versions")[1]
     edit_file(second, "from alembic import op\n", "import warnings\n\nfrom alembic import op\n")
     # After `def upgrade()` and its docstring (which Alembic writes since 1.14).
@@ -586,6 +584,12 @@ def test_warning_from_a_revision_under_filterwarnings_error(alembic_project, run
     )
     assert count == 1, text
     second.write_text(text)
+
+
+def test_warning_from_a_revision_under_filterwarnings_error(alembic_project, run_checks):
+    """`filterwarnings = error` and a revision that warns: the checks pass and the warning is reported."""
+    root = alembic_project("generic", ini="filterwarnings = error\n")
+    _warn_in_second_revision(root)
     # The in-process run imports pytest_migrations before pytest can mark it for assertion rewriting,
     # a warning a user's own process never gives; under `error` it would stop the run before it starts.
     result = run_checks("-W", "ignore::pytest.PytestAssertRewriteWarning")
@@ -594,3 +598,20 @@ def test_warning_from_a_revision_under_filterwarnings_error(alembic_project, run
     output = result.stdout.str()
     assert "warnings summary" in output
     assert "old API" in output[output.index("warnings summary") :]
+
+
+@pytest.mark.parametrize(
+    "python_options, pytest_options",
+    [([], ["-p", "no:warnings"]), (["-W", "error::UserWarning"], [])],
+    ids=["warnings-plugin-off", "python-W"],
+)
+def test_a_revision_that_warns_under_python_s_own_filters(alembic_project, pytester, python_options, pytest_options):
+    """Without pytest's warnings plugin, or with `python -W`, Python's default filters are in force; some
+    of them name a module as a plain string, not a regex."""
+    root = alembic_project("generic")
+    _warn_in_second_revision(root)
+    result = pytester.run(
+        sys.executable, *python_options, "-m", "pytest", "--migrations", "-p", "no:cacheprovider", *pytest_options
+    )
+    result.assert_outcomes(passed=len(CHECKS))
+    assert "Error" not in result.stdout.str()
