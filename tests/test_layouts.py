@@ -431,6 +431,29 @@ def test_multidb_model_change_in_engine2_names_it(alembic_project, run_checks):
     assert "engine1" not in message
 
 
+def test_multidb_model_changes_in_both_databases_are_each_named(alembic_project, run_checks):
+    """Differences in engine1 and in engine2: the model check names both, not only the first it meets."""
+    root = alembic_project("multidb")
+    edit_file(root / "models.py", LAST_SEEN, LAST_SEEN + NICKNAME)
+    edit_file(
+        root / "models.py", "    bio = Column(Text)\n", "    bio = Column(Text)\n    website = Column(String(200))\n"
+    )
+    result = run_checks()
+    message = item_failure(result, "test_model_matches_migrations[sqlite]")
+    assert "[bind engine1]" in message and "author.website: absent at head, present in the model" in message
+    assert "[bind engine2]" in message and "account.nickname: absent at head, present in the model" in message
+
+
+def test_multidb_data_coverage_counts_every_database(alembic_project, run_checks):
+    """The coverage line is of both databases' tables (author and book, account and login), not the last one's."""
+    alembic_project("multidb")
+    result = run_checks()
+    assert_checks(result, "sqlite")
+    result.stdout.fnmatch_lines(
+        ["  data coverage: tables 4/4 seeded, columns 20/20 held a value, revisions 2/2 checked"]
+    )
+
+
 def test_multidb_downgrade_in_engine2_forgets_a_drop(alembic_project, run_checks):
     """engine2's downgrade of the second revision leaves account.last_seen behind: the failures name engine2.
 

@@ -137,11 +137,11 @@ def run_engine(
                     verdicts[check].problem(problem)
                 for note in verdict.notes:
                     verdicts[check].note(note)
-            if walk.seed_state is not None:
-                coverage.merge(walk.seed_state.coverage)
-                for problem in walk.seed_state.problems.values():
+            for state in walk.seed_states:
+                coverage.merge(state.coverage)
+                for problem in state.problems.values():
                     verdicts[DATA].note(problem + "; supply rows with the pytest_migrations_rows hook")
-                for error in walk.seed_state.hook_errors.values():
+                for error in state.hook_errors.values():
                     verdicts[DATA].problem(error)
             for bind, snapshot in walk.heads.items():  # per bind: a later walk may get a bind further
                 heads.setdefault(bind, snapshot)
@@ -194,7 +194,9 @@ def run_engine(
 
     if not walk_metadata:
         walk_metadata = {None: None}
-    for bind, found in walk_metadata.items():
+    # A model verdict the walk already gave (env.py failed, or an upgrade did) stands; else each bind is judged.
+    walk_told = bool(verdicts[MODEL].problems)
+    for bind, found in walk_metadata.items() if not walk_told else ():
         wanted = model_metadata(metadata, bind, found) is not None
         build = models[bind].result() if bind in models else None
         model_verdict(

@@ -196,8 +196,6 @@ def model_verdict(
 ) -> None:
     on = "" if bind is None else f" [bind {bind or 'default'}]"
     autogenerate = 'flask db migrate -m "..."' if flask else 'alembic revision --autogenerate -m "..."'
-    if verdict.problems:
-        return  # the walk never got far enough (env.py failed, or an upgrade did): that is the verdict
     if not wanted:
         verdict.skip_reason = (
             "no target metadata: env.py passes target_metadata=None and neither --migrations-metadata "

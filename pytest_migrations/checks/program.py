@@ -65,7 +65,7 @@ class Walk:
     only_in_one_command: set[str] = field(default_factory=set)  # first upgrades Alembic's memo carried
     heads: dict[str | None, schemas.Snapshot] = field(default_factory=dict)  # per bind
     metadata: dict[str | None, Any] = field(default_factory=dict)  # per bind, as env.py passed it
-    seed_state: seeding.SeedState | None = None
+    seed_states: list[seeding.SeedState] = field(default_factory=list)  # one per bind the walk seeded
 
 
 @dataclass
@@ -133,7 +133,8 @@ class WalkRun:
         self._capturing = False
         self._moves = 0
         self.state = seeding.SeedState(seed=options.seed, rows_per_table=options.rows_per_table) if walk.seed else None
-        walk.seed_state = self.state
+        if self.state is not None:
+            walk.seed_states.append(self.state)
         self.at_revision: dict[str, schemas.Snapshot] = {}  # the state the walk left each revision in
         event.listen(conn, "before_cursor_execute", self._record)
 
