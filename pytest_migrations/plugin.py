@@ -195,8 +195,9 @@ class MigrationCheck(pytest.Item):
         self.user_properties.append((PROPERTY, item_record(self.check, self.engine, report, verdict.notes, server)))
         if report is not None:
             record_warnings(self, session.take_warnings(self.engine))
-        for note in verdict.notes:
-            self.add_report_section("call", "pytest-migrations notes", note)
+        if not verdict.problems:  # a failure's notes are in its message
+            for note in verdict.notes:
+                self.add_report_section("call", "pytest-migrations notes", note)
         if verdict.problems:
             self.tracebacks = verdict.tracebacks
             raise CheckFailed(failure_text(self.check, self.engine, verdict))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import ALL_ENGINES, failed_checks, failure_lines, revision
+from conftest import ALL_ENGINES, failed_checks, failure_lines, item_reports, revision
 
 # ------------------------------------------------------------ MySQL/MariaDB error 1553
 
@@ -63,6 +63,40 @@ def test_mysql_error_1553_says_the_index_is_needed_by_a_foreign_key(project, run
         "pymysql.OperationalError: (1553, \"Cannot drop index 'ix_child_parent_id': needed in a foreign key constraint\")"
     )
     assert len(lines) == 7
+
+
+def test_a_failed_downgrade_mysql_cannot_undo_is_told_in_full_once(project, run_checks):
+    """The downgrade drops a table before it fails: MySQL cannot undo that, so the walk starts again past it.
+
+    The stepwise cycle tells the failure in full; head -> base in the second walk meets it again and
+    points there, and neither failure repeats the note about the second walk in a section of its own.
+    """
+    first = FK_INDEX_DROPPED_FIRST["0001_parent_child"]
+    first = first.replace(
+        '    op.drop_index(op.f("ix_child_parent_id"), table_name="child")\n',
+        '    op.drop_table("tag")\n    op.drop_index(op.f("ix_child_parent_id"), table_name="child")\n',
+    ).replace(
+        '    op.create_index(op.f("ix_child_parent_id"), "child", ["parent_id"], unique=False)\n',
+        '    op.create_index(op.f("ix_child_parent_id"), "child", ["parent_id"], unique=False)\n'
+        '    op.create_table("tag", sa.Column("id", sa.Integer(), primary_key=True))\n',
+    )
+    second = revision(
+        "0002", "0001", 'op.add_column("tag", sa.Column("label", sa.String(20)))', 'op.drop_column("tag", "label")'
+    )
+    project({"0001_parent_child": first, "0002_label": second})
+    result = run_checks(engines="mysql")
+    assert failed_checks(result, "mysql") == {"test_stepwise_roundtrip", "test_downgrade", "test_roundtrip"}
+    assert failure_lines(result, "test_downgrade[mysql]") == [
+        "test_downgrade[mysql] failed:",
+        "the downgrade of 0001 fails (see test_stepwise_roundtrip[mysql]); head -> base stops there.",
+    ]
+    stepwise = failure_lines(result, "test_stepwise_roundtrip[mysql]")
+    assert stepwise[1].startswith("note: the failed move at 0001 could not be undone on mysql")
+    assert HINT_1553 in stepwise
+    assert sum("Cannot drop index" in line for line in stepwise) == 1
+    for name in ("test_downgrade[mysql]", "test_stepwise_roundtrip[mysql]"):
+        titles = [title for title, _text in item_reports(result)[name].sections]
+        assert not [title for title in titles if "pytest-migrations notes" in title], (name, titles)
 
 
 # ------------------------------------------------------------ PostgreSQL DependentObjectsStillExist

@@ -86,6 +86,7 @@ def run_engine(
     blocked: str | None = None
     walked: set[str] = set()
     coverage = seeding.Coverage()
+    told: Walk | None = None  # the walk before this one
 
     # The model's database is built beside the walk: creating a database costs a PostgreSQL server
     # a quarter of a second or more, and the walk does not need to wait for it.
@@ -109,6 +110,10 @@ def run_engine(
                 skip_cycle=skip,
                 replay_through=replay,
                 verdicts={check: Verdict(check) for check in WALK_CHECKS},
+                # what earlier walks told in full, so that this one points there (one cause, one message)
+                failed_downgrades=set(told.failed_downgrades) if told else set(),
+                failed_reupgrades=set(told.failed_reupgrades) if told else set(),
+                only_in_one_command=set(told.only_in_one_command) if told else set(),
             )
             try:
                 database = fresh_database(server, prepare)
@@ -121,6 +126,7 @@ def run_engine(
             finally:
                 database.drop()
             walk.outcome = outcome
+            told = walk
             report.walks += 1
             record_warning(report.warnings, outcome.warnings)
             for bind, found in walk.metadata.items():
