@@ -236,8 +236,31 @@ def test_not_null_column_without_default_fails_only_where_rows_break_it(project,
         text = item_failure(result, f"test_data_preserved[{engine}]")
         assert "upgrade to 0002" in text
         assert f"failed on {engine} with seeded rows in the tables" in text
-        assert "server_default" in text
+        assert (
+            "It succeeds on an empty database, so the rows are the cause: give new NOT NULL columns a "
+            "server_default, or fill them before adding the constraint." in text
+        )
         assert "The revisions after 0002 were walked without rows, so their data is not checked until" in text
+
+
+CONCATENATION = {
+    "0001_person": revision("0001", None, PERSON, 'op.drop_table("person")'),
+    # || joins strings on SQLite and PostgreSQL; on MySQL it is OR, and strict mode refuses the text as a number.
+    "0002_bio": revision("0002", "0001", """op.execute("UPDATE person SET bio = name || ' (member)'")""", "pass"),
+}
+
+
+def test_a_data_migration_that_fails_only_on_rows_gets_no_not_null_advice(project, run_checks):
+    project(CONCATENATION, PERSON_MODEL, pytest_ini="migrations_allow_data_loss = 0002\n")  # bio is overwritten
+    result = run_checks(engines=ALL_ENGINES)
+    assert_checks(result, *ENGINES, failed=data_failures(("mysql",)))
+    lines = failure_lines(result, "test_data_preserved[mysql]")
+    assert "failed on mysql with seeded rows in the tables." in lines[1]
+    assert lines[2] == (
+        "It succeeds on an empty database, so the rows are the cause: what it does to existing rows fails (the "
+        "database's error below says how); a migration has to handle every value its tables may hold."
+    )
+    assert "Truncated incorrect" in lines[-1]
 
 
 # ------------------------------------------------------------- no false alarms

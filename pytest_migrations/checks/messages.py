@@ -60,6 +60,21 @@ def data_findings(verdict: Verdict, losses: list[str], rev: str, options: CheckO
         )
 
 
+def _rows_hint(error_text: str) -> str:
+    """What to do about a move that fails only with rows, by the kind of error the database gave."""
+    text = error_text.lower()
+    if any(words in text for words in ("not null", "notnull", "cannot be null", "null value", "contains null")):
+        return "give new NOT NULL columns a server_default, or fill them before adding the constraint."
+    if any(words in text for words in ("unique", "duplicate")):
+        return "make the existing rows unique in the new unique columns before adding the constraint."
+    if "check constraint" in text or ("constraint" in text and "failed" in text):
+        return "make the existing rows satisfy the new check constraint before adding it."
+    return (
+        "what it does to existing rows fails (the database's error below says how); a migration has to handle "
+        "every value its tables may hold."
+    )
+
+
 def step_failure(
     project: Project,
     engine: str,
@@ -97,10 +112,7 @@ def step_failure(
                 'downgrade too, e.g. sa.Enum(name="...").drop(op.get_bind()).'
             )
     elif with_rows:
-        lines.append(
-            "It succeeds on an empty database: give new NOT NULL columns a server_default (or fill them before "
-            "adding the constraint), and make sure existing rows satisfy new unique and check constraints."
-        )
+        lines.append(f"It succeeds on an empty database, so the rows are the cause: {_rows_hint(text)}")
         if move.phase == "upgrade":
             lines.append(
                 f"The revisions after {rev.id} were walked without rows, so their data is not checked until this "
