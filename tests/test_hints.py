@@ -256,6 +256,38 @@ def test_postgresql_type_created_twice_says_create_it_once(project, run_checks):
     ]
 
 
+ENUM_COLUMN_ADDED = {
+    "0001_item": revision(
+        "0001",
+        None,
+        'op.create_table("item", sa.Column("id", sa.Integer(), primary_key=True))',
+        'op.drop_table("item")',
+    ),
+    # What autogenerate writes for a new Enum column on an existing table: no CREATE TYPE on PostgreSQL.
+    "0002_kind": revision(
+        "0002",
+        "0001",
+        'op.add_column("item", sa.Column("kind", sa.Enum("small", "large", name="item_kind"), nullable=True))',
+        'op.drop_column("item", "kind")',
+        message="item kind",
+    ),
+}
+
+
+def test_postgresql_enum_column_added_without_its_type_says_create_the_type(project, run_checks):
+    project(ENUM_COLUMN_ADDED)
+    result = run_checks(engines=ALL_ENGINES)
+    assert failed_checks(result, "sqlite") == failed_checks(result, "mysql") == set()
+    lines = failure_lines(result, "test_upgrade[postgresql]")
+    assert lines[1] == 'upgrade to 0002 ("item kind", migrations/versions/0002_kind.py) failed on postgresql.'
+    assert lines[2] == (
+        'The type "item_kind" does not exist yet: op.add_column and op.alter_column do not create the enum types '
+        'their columns use (op.create_table does). Create it first in this revision, sa.Enum(..., name="item_kind")'
+        ".create(op.get_bind(), checkfirst=True), and drop it in the downgrade after the column."
+    )
+    assert lines[-1].startswith('psycopg2.UndefinedObject: type "item_kind" does not exist')
+
+
 STATUS_COLUMN = 'sa.Column("status", sa.Enum("a", "b", name="status"), nullable=False)'
 ENUM_LEFT_BEHIND = {
     "0001_item": revision(

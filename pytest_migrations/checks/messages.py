@@ -187,6 +187,16 @@ def error_hint(
                 f'elsewhere with create_type=False (postgresql.ENUM(..., name="{name}", create_type=False)), and '
                 f'drop it in the downgrade that drops its last table (sa.Enum(name="{name}").drop(op.get_bind())).'
             )
+    if engine == "postgresql" and _sqlstate(orig) == "42704" and statement is not None:
+        found = re.match(r'type "([^"]+)" does not exist', message)
+        if found and re.match(r"ALTER\s+TABLE\s", statement, re.IGNORECASE):
+            name = found.group(1)
+            return (
+                f'The type "{name}" does not exist yet: op.add_column and op.alter_column do not create the enum '
+                f"types their columns use (op.create_table does). Create it first in this revision, "
+                f'sa.Enum(..., name="{name}").create(op.get_bind(), checkfirst=True), and drop it in the downgrade '
+                "after the column."
+            )
     return None
 
 
