@@ -361,3 +361,43 @@ def test_mysql_enum_values_are_shown_once(project, run_checks):
         "  post.status: type ENUM('draft','published','archived') at head, ENUM('draft','published') in the model"
     ]
     assert item_failure(result, f"{MODEL}[mysql]").count("'archived'") == 1
+
+
+# A foreign key the model declares ON DELETE RESTRICT and the migrations leave at the default.
+FOREIGN_KEY = {
+    "0001_tables": revision(
+        "0001",
+        None,
+        """
+        op.create_table("parent", sa.Column("id", sa.Integer(), primary_key=True))
+        op.create_table(
+            "child",
+            sa.Column("id", sa.Integer(), primary_key=True),
+            sa.Column("parent_id", sa.Integer(), sa.ForeignKey("parent.id"), nullable=True),
+        )
+        """,
+        'op.drop_table("child")\nop.drop_table("parent")',
+    )
+}
+RESTRICT_MODEL = """
+parent = sa.Table("parent", metadata, sa.Column("id", sa.Integer(), primary_key=True))
+child = sa.Table(
+    "child", metadata,
+    sa.Column("id", sa.Integer(), primary_key=True),
+    sa.Column("parent_id", sa.Integer(), sa.ForeignKey("parent.id", ondelete="RESTRICT"), nullable=True),
+)
+"""
+
+
+def test_on_delete_restrict_differs_from_the_default_except_on_mysql(project, run_checks, engine):
+    """PostgreSQL and SQLite check NO ACTION at the end of a statement and RESTRICT at once; on MySQL/MariaDB
+    they are one action, and the default."""
+    project(FOREIGN_KEY, RESTRICT_MODEL)
+    result = run_checks(engines=engine)
+    if engine == "mysql":
+        assert_checks(result, engine)
+        return
+    lines = failure_lines(result, f"{MODEL}[{engine}]")
+    assert "  child: foreign key (parent_id) -> parent(id) ON DELETE RESTRICT absent at head, present in the model" in (
+        lines
+    ), lines

@@ -383,14 +383,14 @@ def table_schema(name: str, raw_columns: list[Any], reflected: _Reflected, diale
     columns = tuple(_column_schema(col, dialect) for col in raw_columns)
     pk = tuple(reflected.pk)
     fks = reflected.foreign_keys
-    foreign_keys = frozenset(_foreign_key_texts(fks))
+    foreign_keys = frozenset(_foreign_key_texts(fks, dialect.name))
     uniques = frozenset("(" + ", ".join(u["column_names"]) + ")" for u in reflected.uniques)
     fk_columns = {tuple(fk["constrained_columns"]) for fk in fks}
     indexes, fk_indexes = set(), set()
     parts: dict[str, tuple[str | None, tuple[str, ...]]] = {
         "(" + ", ".join(u["column_names"]) + ")": (u.get("name"), tuple(u["column_names"])) for u in reflected.uniques
     }
-    for fk, text in zip(fks, _foreign_key_texts(fks), strict=True):
+    for fk, text in zip(fks, _foreign_key_texts(fks, dialect.name), strict=True):
         parts[text] = (fk.get("name"), tuple(fk["constrained_columns"]))
     for index in reflected.indexes:
         cols = tuple(str(c) for c in index.get("column_names") or () if c is not None) or tuple(
@@ -440,20 +440,23 @@ def _column_schema(col: dict[str, Any], dialect: sa.Dialect) -> ColumnSchema:
     return ColumnSchema(name=col["name"], type=type_text, nullable=bool(col["nullable"]), default=default)
 
 
-def _foreign_key_texts(fks: list[dict[str, Any]]) -> list[str]:
+def _foreign_key_texts(fks: list[dict[str, Any]], dialect_name: str) -> list[str]:
     return [
         "({}) -> {}({}){}{}".format(
             ", ".join(fk["constrained_columns"]),
             fk["referred_table"],
             ", ".join(fk["referred_columns"]),
-            _fk_action("ON DELETE", fk.get("options", {}).get("ondelete")),
-            _fk_action("ON UPDATE", fk.get("options", {}).get("onupdate")),
+            _fk_action("ON DELETE", fk.get("options", {}).get("ondelete"), dialect_name),
+            _fk_action("ON UPDATE", fk.get("options", {}).get("onupdate"), dialect_name),
         )
         for fk in fks
     ]
 
 
-def _fk_action(label: str, value: str | None) -> str:
-    if not value or value.upper() in ("NO ACTION", "RESTRICT"):
+def _fk_action(label: str, value: str | None, dialect_name: str) -> str:
+    """The action as text, or "" for the default. RESTRICT is the default on MySQL/MariaDB (InnoDB checks
+    both at once); PostgreSQL and SQLite check NO ACTION at the end of the statement, RESTRICT at once."""
+    default = ("NO ACTION", "RESTRICT") if dialect_name in ("mysql", "mariadb") else ("NO ACTION",)
+    if not value or value.upper() in default:
         return ""
     return f" {label} {value.upper()}"
