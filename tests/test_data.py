@@ -340,6 +340,19 @@ person = sa.Table(
 """
 
 
+def test_a_dropped_column_its_downgrade_does_not_fill_again_is_told_by_both_lines(project, run_checks):
+    """The upgrade dropped the values and the downgrade does not bring them back: either may be the culprit."""
+    project(DECLARED_LOSS, NO_BIO_MODEL)
+    result = run_checks()
+    lines = failure_lines(result, "test_data_preserved[sqlite]")
+    assert lines[1].startswith("upgrade 0001 -> 0002 dropped column person.bio holding values in 3 of 3 rows: ")
+    assert lines[1].endswith(
+        "; its downgrade does not bring them all back (next line)  [migrations/versions/0002_drop_bio.py]"
+    )
+    assert lines[2].startswith("downgrade 0002 -> 0001 lost values of person.bio in 3 of 3 rows: ")
+    assert lines[3] == "If this loss is intended, declare it in the pytest ini: migrations_allow_data_loss = 0002"
+
+
 def test_declared_data_loss_passes_and_is_reported(project, run_checks):
     project(DECLARED_LOSS, NO_BIO_MODEL, pytest_ini="migrations_allow_data_loss = 0002\n")
     result = run_checks("-rA", engines=ALL_ENGINES)

@@ -28,7 +28,12 @@ def attribute_losses(upgrade: list[tuple[str, str]], downgrade: list[tuple[str, 
     upgrade discarded the values, or it moved them and the downgrade does not move them back).
     """
     unrestored = {table for table, _text in downgrade}
-    return [text for table, text in upgrade if table in unrestored] + [text for _table, text in downgrade]
+    told = [
+        f"{text}; its downgrade does not bring them all back (next line)"
+        for table, text in upgrade
+        if table in unrestored
+    ]
+    return told + [text for _table, text in downgrade]
 
 
 _EXPLICIT_DROP = re.compile(r" dropped (table|column) ")
