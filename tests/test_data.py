@@ -353,6 +353,23 @@ def test_a_dropped_column_its_downgrade_does_not_fill_again_is_told_by_both_line
     assert lines[3] == "If this loss is intended, declare it in the pytest ini: migrations_allow_data_loss = 0002"
 
 
+NORMALIZED = {
+    "0001_person": revision("0001", None, PERSON, 'op.drop_table("person")'),
+    "0002_lower": revision("0002", "0001", 'op.execute("UPDATE person SET name = lower(name)")', "pass"),
+}
+
+
+def test_a_revision_that_lowercases_text_changes_values(project, run_checks):
+    """Generated text has capitals, so a normalization a revision applies and cannot undo shows."""
+    project(NORMALIZED, PERSON_MODEL)
+    result = run_checks(engines=ALL_ENGINES)
+    assert_checks(result, *ENGINES, failed=data_failures())
+    for engine in ENGINES:
+        text = item_failure(result, f"test_data_preserved[{engine}]")
+        assert "upgrade 0001 -> 0002 changed values of person.name in 3 of 3 rows" in text, text
+        assert "(its downgrade leaves them so)" in text
+
+
 def test_declared_data_loss_passes_and_is_reported(project, run_checks):
     project(DECLARED_LOSS, NO_BIO_MODEL, pytest_ini="migrations_allow_data_loss = 0002\n")
     result = run_checks("-rA", engines=ALL_ENGINES)

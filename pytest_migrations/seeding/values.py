@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from pytest_migrations import compat
 from pytest_migrations.seeding.rules import ColumnRule
 
-_FILLER = "lorem ipsum dolor sit amet "
+_FILLER = "Lorem Ipsum Dolor Sit Amet "  # capitals: a lower() or upper() a revision applies shows
 
 
 def _text(n: int, length: int | None, column: str, min_length: int = 0) -> str:
