@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pytest_migrations.checks import CHECKS, EngineReport, Verdict
+from pytest_migrations.checks import CHECKS, DATA, EngineReport, Verdict
 from pytest_migrations.providers import mask_text
 from pytest_migrations.seeding.coverage import describe
 
@@ -130,7 +130,7 @@ class Summary:
             for outcome in ("failed", "passed", "skipped"):
                 if by_outcome.get(outcome):
                     out.append(f"  {outcome:<8}{', '.join(by_outcome[outcome])}")
-            if stats.get("coverage"):
+            if stats.get("coverage") and DATA in self.outcomes[engine]:  # of the data check, when it ran
                 out.append(f"  data coverage: {describe(stats['coverage'])}")
             for check, notes in self.notes[engine].items():
                 shown = notes[:MAX_NOTES] + (

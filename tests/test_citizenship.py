@@ -57,6 +57,7 @@ def test_stepwise_continues_from_the_failed_check(forgetful, pytester):
 def test_keyword_and_deselect_pick_checks_by_name_and_engine(forgetful, pytester):
     picked = pytester.runpytest(*ARGS, "alembic.ini", "-k", "roundtrip and not stepwise")
     assert set(ran(picked)) == {"alembic.ini::test_roundtrip[sqlite]"}
+    assert "data coverage" not in picked.stdout.str()  # the data check did not run
     rest = pytester.runpytest(
         *ARGS, "alembic.ini", "--deselect", "alembic.ini::test_stepwise_roundtrip[sqlite]", "-k", "not test_single"
     )
@@ -70,6 +71,7 @@ def test_keyword_and_deselect_pick_checks_by_name_and_engine(forgetful, pytester
             "test_data_preserved",
         )
     }
+    assert "data coverage" in rest.stdout.str()
 
 
 def test_junit_names_a_check_as_a_parametrized_test_and_its_property_is_json(forgetful, pytester):
