@@ -427,3 +427,26 @@ def test_a_failure_without_these_errors_gets_no_hint(project, run_checks, engine
     assert lines[3].startswith("at ")
     assert lines[4].startswith("while running: DROP INDEX ")
     assert len(lines) == 6
+
+
+# ------------------------------------------------------------ the failing statement as written
+
+SQLITE_ONLY_FUNCTION = {
+    "0001_t": revision(
+        "0001",
+        None,
+        'op.create_table("t", sa.Column("id", sa.Integer(), primary_key=True))\n'
+        "op.execute(\"SELECT strftime('%Y', 'now')\")",
+        'op.drop_table("t")',
+    )
+}
+
+
+def test_the_failing_statement_is_shown_as_the_revision_wrote_it(project, run_checks):
+    """psycopg2 and PyMySQL take % as a parameter marker, so SQLAlchemy sends %% for a literal %."""
+    project(SQLITE_ONLY_FUNCTION)
+    result = run_checks(engines=ALL_ENGINES)
+    assert failed_checks(result, "sqlite") == set()
+    for engine in ("postgresql", "mysql"):
+        lines = failure_lines(result, f"test_upgrade[{engine}]")
+        assert "while running: SELECT strftime('%Y', 'now')" in lines, lines

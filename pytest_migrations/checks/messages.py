@@ -255,6 +255,9 @@ def failing_statement(error: BaseException, limit: int = 300) -> str | None:
     if not isinstance(statement, str) or not statement.strip():
         return None
     flat = " ".join(statement.split())
+    driver = type(getattr(error, "orig", None)).__module__
+    if not driver.startswith(("sqlite3", "asyncpg", "aiosqlite", "builtins")):
+        flat = flat.replace("%%", "%")  # a format-style driver's escape, not what the revision wrote
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
