@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from conftest import _TEMPLATE, assert_checks, failure_lines, item_failure, revision
+from conftest import _TEMPLATE, ALL_ENGINES, ENGINES, assert_checks, failure_lines, item_failure, revision
 
 MODEL = "test_model_matches_migrations"
 
@@ -357,10 +357,32 @@ def test_mysql_enum_values_are_shown_once(project, run_checks):
     project(ENUMS, ENUMS_MODEL)
     result = run_checks(engines="mysql")
     assert_checks(result, "mysql", failed={f"{MODEL}[mysql]"})
-    assert failure_lines(result, f"{MODEL}[mysql]")[2:] == [
+    assert failure_lines(result, f"{MODEL}[mysql]")[2:-1] == [
         "  post.status: type ENUM('draft','published','archived') at head, ENUM('draft','published') in the model"
     ]
     assert item_failure(result, f"{MODEL}[mysql]").count("'archived'") == 1
+
+
+ENUM_VALUES_BY_HAND = (
+    "Autogenerate does not write changes to an enum's values: write that migration by hand (PostgreSQL: "
+    "op.execute(\"ALTER TYPE name ADD VALUE 'new'\"); MySQL/MariaDB: op.alter_column(table, column, "
+    "type_=sa.Enum(...every value...)))."
+)
+
+
+def test_enum_values_the_model_changed_say_autogenerate_does_not_write_them(project, run_checks):
+    first = ENUMS["0001_post"].replace(
+        'op.drop_table("post")',
+        'op.drop_table("post")\n    sa.Enum(name="status").drop(op.get_bind(), checkfirst=True)',
+    )
+    project({"0001_post": first}, ENUMS_MODEL)
+    result = run_checks(engines=ALL_ENGINES)
+    assert_checks(result, *ENGINES, failed={f"{MODEL}[postgresql]", f"{MODEL}[mysql]"})  # SQLite: VARCHAR(9) both
+    assert failure_lines(result, f"{MODEL}[postgresql]")[2:] == [
+        "  enum type status: values (draft, published, archived) at head, (draft, published) in the model",
+        ENUM_VALUES_BY_HAND,
+    ]
+    assert failure_lines(result, f"{MODEL}[mysql]")[-1] == ENUM_VALUES_BY_HAND
 
 
 # A foreign key the model declares ON DELETE RESTRICT and the migrations leave at the default.

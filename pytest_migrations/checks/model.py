@@ -210,13 +210,32 @@ def model_verdict(
         verdict.problem(build.error or "the model could not be built.")
         return
     model, at_head = filtered(build.snapshot, head, build.target, build.default_schema)
-    lines = [
-        d.text
+    differences = [
+        d
         for d in schemas.diff(model, at_head, "in the model", "at head")
         if not schemas.ignored(d, options.ignore_rules)
     ]
-    if lines:
+    if differences:
         verdict.problem(
             f"the schema the migrations build{on} differs from what metadata.create_all builds "
-            f"(add a migration, e.g. `{autogenerate}`, or fix the model):\n  " + "\n  ".join(lines)
+            f"(add a migration, e.g. `{autogenerate}`, or fix the model):\n  "
+            + "\n  ".join(d.text for d in differences)
+            + (ENUM_VALUES_BY_HAND if any(_enum_values_differ(d, model, at_head) for d in differences) else "")
         )
+
+
+ENUM_VALUES_BY_HAND = (
+    "\nAutogenerate does not write changes to an enum's values: write that migration by hand (PostgreSQL: "
+    "op.execute(\"ALTER TYPE name ADD VALUE 'new'\"); MySQL/MariaDB: op.alter_column(table, column, "
+    "type_=sa.Enum(...every value...)))."
+)
+
+
+def _enum_values_differ(d: schemas.Difference, model: schemas.Snapshot, at_head: schemas.Snapshot) -> bool:
+    """A native enum whose values differ: PostgreSQL's type, or MySQL's ENUM column type."""
+    if d.kind == "enum":
+        return model.enums.get(d.table) is not None and at_head.enums.get(d.table) is not None
+    if d.kind == "type" and d.table in model.tables and d.table in at_head.tables:
+        types = (model.tables[d.table].column_map[d.column].type, at_head.tables[d.table].column_map[d.column].type)
+        return all(t.upper().startswith("ENUM(") for t in types)
+    return False
