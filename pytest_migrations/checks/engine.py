@@ -86,7 +86,10 @@ def run_engine(
     blocked: str | None = None
     walked: set[str] = set()
     coverage = seeding.Coverage()
-    told: Walk | None = None  # the walk before this one
+    # What a walk told in full, shared with the walks after it so that they point there (one cause, one message).
+    failed_downgrades: set[str] = set()
+    failed_reupgrades: set[str] = set()
+    only_in_one_command: set[str] = set()
 
     # The model's database is built beside the walk: creating a database costs a PostgreSQL server
     # a quarter of a second or more, and the walk does not need to wait for it.
@@ -110,10 +113,9 @@ def run_engine(
                 skip_cycle=skip,
                 replay_through=replay,
                 verdicts={check: Verdict(check) for check in WALK_CHECKS},
-                # what earlier walks told in full, so that this one points there (one cause, one message)
-                failed_downgrades=set(told.failed_downgrades) if told else set(),
-                failed_reupgrades=set(told.failed_reupgrades) if told else set(),
-                only_in_one_command=set(told.only_in_one_command) if told else set(),
+                failed_downgrades=failed_downgrades,
+                failed_reupgrades=failed_reupgrades,
+                only_in_one_command=only_in_one_command,
             )
             try:
                 database = fresh_database(server, prepare)
@@ -126,7 +128,6 @@ def run_engine(
             finally:
                 database.drop()
             walk.outcome = outcome
-            told = walk
             report.walks += 1
             record_warning(report.warnings, outcome.warnings)
             for bind, found in walk.metadata.items():
@@ -200,14 +201,13 @@ def run_engine(
 
     if not walk_metadata:
         walk_metadata = {None: None}
-    # A model verdict the walk already gave (env.py failed, or an upgrade did) stands; else each bind is judged.
-    walk_told = bool(verdicts[MODEL].problems)
-    for bind, found in walk_metadata.items() if not walk_told else ():
-        wanted = model_metadata(metadata, bind, found) is not None
-        build = models[bind].result() if bind in models else None
-        model_verdict(
-            verdicts[MODEL], heads.get(bind), wanted, build, bind, options, blocked, bool(project.flask_binds)
-        )
+    if not verdicts[MODEL].problems:  # else the walk gave the verdict (env.py failed, or an upgrade did)
+        for bind, found in walk_metadata.items():
+            wanted = model_metadata(metadata, bind, found) is not None
+            build = models[bind].result() if bind in models else None
+            model_verdict(
+                verdicts[MODEL], heads.get(bind), wanted, build, bind, options, blocked, bool(project.flask_binds)
+            )
     report.walked = len(walked)
     if coverage.tables:
         report.coverage = coverage.as_record()
