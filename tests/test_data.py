@@ -370,6 +370,31 @@ def test_a_revision_that_lowercases_text_changes_values(project, run_checks):
         assert "(its downgrade leaves them so)" in text
 
 
+BACKFILL = {
+    "0001_person": revision("0001", None, PERSON, 'op.drop_table("person")'),
+    "0002_nickname": revision(
+        "0002",
+        "0001",
+        'op.add_column("person", sa.Column("nickname", sa.String(30), nullable=True))',
+        'op.drop_column("person", "nickname")',
+    ),
+    # Fills the rows that had no nickname; nothing to undo, says the downgrade.
+    "0003_backfill": revision(
+        "0003", "0002", "op.execute(\"UPDATE person SET nickname = 'friend' WHERE nickname IS NULL\")", "pass"
+    ),
+}
+NICKNAME_MODEL = PERSON_MODEL.replace(
+    '    sa.Column("bio", sa.String(200), nullable=True),\n',
+    '    sa.Column("bio", sa.String(200), nullable=True),\n    sa.Column("nickname", sa.String(30), nullable=True),\n',
+)
+
+
+def test_a_backfill_of_nulls_its_downgrade_leaves_filled_loses_nothing(project, run_checks):
+    project(BACKFILL, NICKNAME_MODEL)
+    result = run_checks(engines=ALL_ENGINES)
+    assert_checks(result, *ENGINES)
+
+
 def test_declared_data_loss_passes_and_is_reported(project, run_checks):
     project(DECLARED_LOSS, NO_BIO_MODEL, pytest_ini="migrations_allow_data_loss = 0002\n")
     result = run_checks("-rA", engines=ALL_ENGINES)

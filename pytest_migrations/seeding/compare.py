@@ -129,7 +129,11 @@ def losses_after_downgrade(
                 and col in upgraded[k]
                 and _same(upgraded[k].get(col), new_rows[k].get(col))
             ]
-            for step, keys in ((upgrade_label, by_upgrade), (label, [k for k in changed if k not in by_upgrade])):
+            # An upgrade that only filled NULLs (a backfill), and a downgrade that leaves them filled, lose nothing.
+            kept_fills = [k for k in by_upgrade if old.rows[k].get(col) is None]
+            by_upgrade = [k for k in by_upgrade if k not in kept_fills]
+            by_downgrade = [k for k in changed if k not in by_upgrade and k not in kept_fills]
+            for step, keys in ((upgrade_label, by_upgrade), (label, by_downgrade)):
                 if not keys:
                     continue
                 first = keys[0]
