@@ -395,6 +395,27 @@ def test_a_backfill_of_nulls_its_downgrade_leaves_filled_loses_nothing(project, 
     assert_checks(result, *ENGINES)
 
 
+DROP_THEN_BROKEN_DOWNGRADE = {
+    "0001_person": revision("0001", None, PERSON, 'op.drop_table("person")'),
+    # The downgrade changes the schema before it fails: MySQL cannot undo that, and the walk starts again.
+    "0002_drop_bio": revision(
+        "0002",
+        "0001",
+        'op.drop_column("person", "bio")',
+        'op.add_column("person", sa.Column("bio", sa.String(200), nullable=True))\n'
+        'op.execute("SELECT no_such_function()")',
+    ),
+}
+
+
+def test_values_an_upgrade_drops_are_lost_when_its_downgrade_fails_on_every_engine(project, run_checks):
+    project(DROP_THEN_BROKEN_DOWNGRADE, NO_BIO_MODEL)
+    result = run_checks(engines=ALL_ENGINES)
+    for engine in ENGINES:
+        text = item_failure(result, f"test_data_preserved[{engine}]")
+        assert "upgrade 0001 -> 0002 dropped column person.bio holding values in 3 of 3 rows" in text, (engine, text)
+
+
 def test_declared_data_loss_passes_and_is_reported(project, run_checks):
     project(DECLARED_LOSS, NO_BIO_MODEL, pytest_ini="migrations_allow_data_loss = 0002\n")
     result = run_checks("-rA", engines=ALL_ENGINES)

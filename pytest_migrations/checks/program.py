@@ -306,9 +306,11 @@ class WalkRun:
         if down.error is not None:
             self.walk.failed_downgrades.add(rev)
             self.failed(Move("downgrade", rev, "stepwise", bind), down)
+            # The upgrade's losses stand (no downgrade brings them back), and are told before a restart too:
+            # the walk after it only replays this revision.
+            self.data_findings(rev, [text for _t, text in data.losses])
             if not down.restored and not self.unchanged_since(after):
                 raise WalkRestart(rev)  # it changed the schema before failing, and MySQL cannot undo that
-            self.data_findings(rev, [text for _t, text in data.losses])
             yield from self.apply(Move("upgrade", rev, "stepwise", bind, record_only=True, cycle="close"))
             return after
         back = self.snapshot_after(after)
