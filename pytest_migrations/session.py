@@ -7,6 +7,7 @@ each worker has its own, so servers and throwaway databases are never shared.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,7 @@ class MigrationsSession:
     _server_errors: dict[str, str] = field(default_factory=dict)
     _told: dict[str, str] = field(default_factory=dict)  # engine -> the item whose failure gave its server's message
     _reports: dict[str, checks.EngineReport] = field(default_factory=dict)
+    _load_warnings: list[Any] = field(default_factory=list)  # raised while the project's code loaded
 
     def __post_init__(self) -> None:
         from pytest_migrations.connect_timeout import set_connect_timeout
@@ -102,8 +104,16 @@ class MigrationsSession:
         return self._metadata
 
     def validate(self) -> None:
-        """Everything that can be checked without a database, so bad input is a usage error up front."""
-        _ = self.project, self.options, self.metadata
+        """Everything that can be checked without a database, so bad input is a usage error up front.
+
+        This loads the project's code (the Flask app, the metadata) while pytest configures, where its
+        warning filters are not yet in force: the warnings are kept for the first check's report, where
+        they are.
+        """
+        with warnings.catch_warnings(record=True) as found:
+            warnings.simplefilter("always")
+            _ = self.project, self.options, self.metadata
+        self._load_warnings.extend(found)
         for engine in self.settings.version_locations:
             self.project_for(engine)
 
@@ -151,11 +161,13 @@ class MigrationsSession:
         return f"{item} could not run: no {engine} server (see {first} for why)."
 
     def take_warnings(self, engine: str) -> list[Any]:
-        """The warnings the walk of `engine` recorded, handed out once (to the first of its items that runs)."""
+        """The warnings the walk of `engine` recorded, handed out once (to the first of its items that runs),
+        with those the project's code raised as it loaded (to the first item of any engine)."""
         report = self._reports.get(engine)
         if report is None:
             return []
-        found, report.warnings = report.warnings, []
+        found, report.warnings = self._load_warnings + report.warnings, []
+        self._load_warnings = []
         return found
 
     def close(self) -> None:

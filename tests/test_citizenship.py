@@ -140,3 +140,34 @@ def test_tb_long_adds_the_original_errors_whole_traceback(project, run_checks):
     assert "The original error (--tb=long):\nTraceback (most recent call last):" in long
     assert ", in upgrade\n" in long and ", in fill_defaults\n" in long
     assert long.rstrip().endswith("RuntimeError: no default for account.plan")
+
+
+WARNING_MODELS = """
+import warnings
+
+warnings.warn("these models use an old API", DeprecationWarning)
+
+t = sa.Table("t", metadata, sa.Column("id", sa.Integer(), primary_key=True))
+"""
+ONE_TABLE = {
+    "0001_t": revision(
+        "0001", None, 'op.create_table("t", sa.Column("id", sa.Integer(), primary_key=True))', 'op.drop_table("t")'
+    )
+}
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["shown", "ignored"])
+def test_a_warning_the_project_raises_as_it_loads_obeys_the_project_s_filters(project, pytester, hidden):
+    """The metadata (or a Flask app) is loaded while pytest configures, before its warning filters apply:
+    its warnings go to the warnings summary, where `-W ignore::...` and filterwarnings decide."""
+    project(ONE_TABLE, WARNING_MODELS, pytest_ini="migrations_metadata = models:metadata\n")
+    options = ["-W", "ignore::DeprecationWarning"] if hidden else []
+    result = pytester.runpytest_subprocess("--migrations", "-p", "no:cacheprovider", *options)
+    result.assert_outcomes(passed=7)
+    assert "these models use an old API" not in result.stderr.str()
+    out = result.stdout.str()
+    if hidden:
+        assert "these models use an old API" not in out
+    else:
+        assert out.count("DeprecationWarning: these models use an old API") == 1
+        assert out.index("warnings summary") < out.index("these models use an old API")
