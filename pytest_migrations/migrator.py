@@ -84,7 +84,7 @@ class Migrator:
             keys = [reflected.c[c.name] for c in reflected.primary_key.columns] or list(reflected.c)
         else:
             keys = [reflected.c[name] for name in ([order_by] if isinstance(order_by, str) else order_by)]
-        with self.engine.connect() as conn:
+        with self.engine.connect() as conn, compat.reading_rows(conn):
             return [dict(row) for row in conn.execute(sa.select(reflected).order_by(*keys)).mappings()]
 
     def close(self) -> None:

@@ -171,3 +171,33 @@ def test_a_warning_the_project_raises_as_it_loads_obeys_the_project_s_filters(pr
     else:
         assert out.count("DeprecationWarning: these models use an old API") == 1
         assert out.index("warnings summary") < out.index("these models use an old API")
+
+
+PRICED = {
+    "0001_item": revision(
+        "0001",
+        None,
+        'op.create_table("item", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("price", sa.Numeric(8, 2)))',
+        'op.drop_table("item")',
+    )
+}
+PRICED_MODELS = 'item = sa.Table("item", metadata, sa.Column("id", sa.Integer(), primary_key=True), sa.Column("price", sa.Numeric(8, 2)))\n'
+READS_PRICES = """
+from decimal import Decimal
+
+
+def test_prices(migrator):
+    migrator.upgrade()
+    migrator.insert("item", [{"id": 1, "price": Decimal("2.50")}])
+    assert migrator.rows("item") == [{"id": 1, "price": Decimal("2.50")}]
+"""
+
+
+def test_the_plugin_s_own_reads_of_numeric_columns_raise_no_warning(project, pytester):
+    """SQLAlchemy 1.4 warns on reading a Numeric column from SQLite; the plugin's own reads (the data check,
+    migrator.rows) must neither report that as the project's warning nor fail a `filterwarnings = error` run."""
+    project(PRICED, PRICED_MODELS, pytest_ini="filterwarnings = error\n")
+    pytester.makepyfile(test_prices=READS_PRICES)
+    result = pytester.runpytest_subprocess("--migrations", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=8)
+    assert "support Decimal" not in result.stdout.str() + result.stderr.str()

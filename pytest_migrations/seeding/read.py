@@ -79,9 +79,11 @@ def read_rows(conn: sa.Connection, schema: TableSchema) -> TableRows:
     key = schema.primary_key if schema.primary_key and set(schema.primary_key) <= set(schema.types) else ()
     columns = tuple(table.columns.keys())
     # Plain tuples zipped into dicts: a third cheaper than the Row mappings, on reads done thousands of times.
-    found = [
-        dict(zip(columns, values, strict=True)) for values in compat.execute(conn, sa.select(table), options=SQL_CACHE)
-    ]
+    with compat.reading_rows(conn):
+        found = [
+            dict(zip(columns, values, strict=True))
+            for values in compat.execute(conn, sa.select(table), options=SQL_CACHE)
+        ]
     if key:
         rows = {tuple(row[c] for c in key): row for row in found}
     else:
