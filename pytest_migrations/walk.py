@@ -310,6 +310,7 @@ def tolerant(
     connection = context.connection
     assert connection is not None
 
+    @functools.wraps(migration_fn)  # Alembic's log names a step by its function: "Running upgrade a -> b"
     def run(**kw: Any) -> None:
         if savepoints:
             undo.begin()

@@ -7,7 +7,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from conftest import item_failure, revision
+from conftest import item_failure, item_reports, revision
 
 # A downgrade that forgets its column: test_stepwise_roundtrip fails, the others pass.
 FORGETFUL = {
@@ -201,3 +201,16 @@ def test_the_plugin_s_own_reads_of_numeric_columns_raise_no_warning(project, pyt
     result = pytester.runpytest_subprocess("--migrations", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=8)
     assert "support Decimal" not in result.stdout.str() + result.stderr.str()
+
+
+def test_alembic_s_log_names_each_step_as_alembic_does(project, run_checks):
+    """env.py's logging shows `Running upgrade  -> 0001, ...` and `Running downgrade ...` for the walk's steps,
+    as under `alembic upgrade`, not the name of the plugin's wrapper."""
+    project(ONE_TABLE)
+    result = run_checks("-rA")
+    logged = "\n".join(
+        text for report in item_reports(result).values() for title, text in report.sections if "Captured" in title
+    )
+    assert "Running upgrade  -> 0001" in logged, logged
+    assert "Running downgrade 0001 -> " in logged, logged
+    assert "Running run" not in logged
