@@ -450,3 +450,36 @@ def test_the_failing_statement_is_shown_as_the_revision_wrote_it(project, run_ch
     for engine in ("postgresql", "mysql"):
         lines = failure_lines(result, f"test_upgrade[{engine}]")
         assert "while running: SELECT strftime('%Y', 'now')" in lines, lines
+
+
+# ------------------------------------------------------------ drop_constraint(None), as autogenerate writes it
+
+UNNAMED_UNIQUE = {
+    "0001_t": revision(
+        "0001",
+        None,
+        'op.create_table("t", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("code", sa.String(10)))',
+        'op.drop_table("t")',
+    ),
+    "0002_unique": revision(
+        "0002",
+        "0001",
+        'op.create_unique_constraint(None, "t", ["code"])',
+        'op.drop_constraint(None, "t", type_="unique")',
+        message="unique code",
+    ),
+}
+HINT_UNNAMED = (
+    "op.drop_constraint() was given no name (None, as autogenerate writes for a constraint the model left "
+    "unnamed), and the database needs one: write the name the database gave the constraint, or give the "
+    "MetaData a naming_convention so that autogenerate writes names."
+)
+
+
+def test_drop_constraint_without_a_name_says_to_name_it(project, run_checks):
+    project(UNNAMED_UNIQUE)
+    result = run_checks(engines="postgresql,mysql")
+    for engine in ("postgresql", "mysql"):
+        lines = failure_lines(result, f"test_stepwise_roundtrip[{engine}]")
+        assert lines[1].startswith('downgrade of 0002 ("unique code"'), lines
+        assert lines[3] == HINT_UNNAMED, lines

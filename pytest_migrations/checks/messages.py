@@ -149,6 +149,12 @@ def error_hint(
     """What a common database error means and how to fix it, only when the error's own code and text say so."""
     orig = getattr(error, "orig", None)
     message = str(orig if orig is not None else error)
+    if orig is None and _drop_constraint_without_name(error):
+        return (
+            "op.drop_constraint() was given no name (None, as autogenerate writes for a constraint the model "
+            "left unnamed), and the database needs one: write the name the database gave the constraint, or give "
+            "the MetaData a naming_convention so that autogenerate writes names."
+        )
     if engine == "mysql" and orig is not None and orig.args and orig.args[0] == 1553:
         found = re.search(r"Cannot drop index '([^']+)'", message)
         index = f"the index {found.group(1)}" if found else "an index"
@@ -203,6 +209,17 @@ def error_hint(
                 "after the column."
             )
     return None
+
+
+def _drop_constraint_without_name(error: BaseException) -> bool:
+    """Alembic's drop_constraint ran with constraint_name=None when `error` was raised (found in its frames)."""
+    tb = error.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        if frame.f_code.co_name == "drop_constraint" and "constraint_name" in frame.f_locals:
+            return frame.f_locals["constraint_name"] is None
+        tb = tb.tb_next
+    return False
 
 
 def _sqlstate(orig: BaseException | None) -> str | None:
