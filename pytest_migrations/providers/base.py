@@ -9,6 +9,9 @@ import secrets
 import shutil
 import socket
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,6 +111,18 @@ class Server:
     def describe(self) -> str:
         """What ran the checks, for the report: `postgresql 15.14 from Docker image postgres:17`."""
         return " ".join(part for part in (self.engine, self.version, "from", self.source or self.origin) if part)
+
+    @contextmanager
+    def starting(self) -> Iterator[None]:
+        """Around a provider's start: a server that fails or is interrupted while starting is stopped (its
+        process, container and temp dir go too); one that starts is timed."""
+        started = time.monotonic()
+        try:
+            yield
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_seconds = time.monotonic() - started
 
     def make_ahead(self) -> None:
         """Create a throwaway database now, for the next `next_database()` to take.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import urllib.parse
 import warnings
 from dataclasses import dataclass
@@ -99,13 +98,12 @@ class DockerServer(UrlServer):
             docker.from_env().ping()
         except Exception as exc:
             raise ProviderUnavailable(f"no Docker engine is reachable ({type(exc).__name__}: {exc})") from None
-        started = time.monotonic()
         if engine == "postgresql":
             container = Container(image, username="postgres", password="postgres", dbname="postgres")
         else:
             container = Container(image, username="root", root_password="test", password="test")
         server = cls(engine=engine, origin=f"Docker image {image}", worker=worker, container=container, image=image)
-        try:
+        with server.starting():
             try:
                 container.start()
             except Exception as exc:  # docker.errors.*, testcontainers' wait timeouts: one line, not a traceback
@@ -113,10 +111,6 @@ class DockerServer(UrlServer):
             url = make_url(container.get_connection_url())
             server.admin_url = url.set(drivername=engine)
             server.connect_admin(connect_timeout=connect_timeout)
-        except BaseException:
-            server.stop()
-            raise
-        server.startup_seconds = time.monotonic() - started
         return server
 
     def stop(self) -> None:

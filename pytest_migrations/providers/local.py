@@ -101,13 +101,12 @@ class LocalPostgresServer(UrlServer):
         if not initdb or not pg_ctl:
             raise ProviderUnavailable("no initdb/pg_ctl on PATH or under /usr/lib/postgresql/*/bin")
         user = _service_user(("postgres", "nobody"))
-        started = time.monotonic()
         directory = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-postgresql-"))
         _chown_tree(directory, user)
         data = directory / "data"
         server = cls(engine="postgresql", origin="local PostgreSQL binaries", worker=worker, directory=directory)
         server.pg_ctl, server.user = pg_ctl, user
-        try:
+        with server.starting():
             _run(
                 [initdb, "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"],
                 user,
@@ -136,10 +135,6 @@ class LocalPostgresServer(UrlServer):
                 "postgresql", username="postgres", host="127.0.0.1", port=port, database="postgres"
             )
             server.connect_admin(connect_timeout=connect_timeout)
-        except BaseException:
-            server.stop()
-            raise
-        server.startup_seconds = time.monotonic() - started
         return server
 
     def stop(self) -> None:
@@ -170,12 +165,11 @@ class LocalMariaDBServer(UrlServer):
         if not install or not daemon:
             raise ProviderUnavailable("no mariadb-install-db/mariadbd (or mysql_install_db/mysqld) found")
         user = _service_user(("mysql", "nobody"))
-        started = time.monotonic()
         directory = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-mysql-"))
         _chown_tree(directory, user)
         data = directory / "data"
         server = cls(engine="mysql", origin="local MariaDB/MySQL binaries", worker=worker, directory=directory)
-        try:
+        with server.starting():
             cmd = [
                 install,
                 "--no-defaults",
@@ -207,10 +201,6 @@ class LocalMariaDBServer(UrlServer):
             server.admin_url = URL.create("mysql", username="root", host="127.0.0.1", port=port)
             _wait_until_ready(with_driver(server.admin_url, "mysql"), server.process, "mariadbd")
             server.connect_admin(connect_timeout=connect_timeout)
-        except BaseException:
-            server.stop()
-            raise
-        server.startup_seconds = time.monotonic() - started
         return server
 
     def stop(self) -> None:
