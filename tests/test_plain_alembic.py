@@ -1,0 +1,94 @@
+"""Differential tests: the plugin's verdicts must be those of plain Alembic, one command at a time.
+
+Each history is written as users write them; the expected verdicts come from running Alembic's own
+commands on the same project (tests/oracle.py), never from reading the history by hand.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import item_outcomes, revision
+from oracle import plain_alembic_facts
+
+CHECKED = ("test_upgrade", "test_stepwise_roundtrip", "test_downgrade", "test_roundtrip")
+
+ITEM = """
+    op.create_table(
+        "item",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("name", sa.String(40), nullable=True),
+    )
+"""
+
+# "Create the table only if it is missing", looking through a connection of its own.
+OWN_CONNECTION = {
+    "0001_item": revision("0001", None, ITEM, 'op.drop_table("item")', message="item"),
+    "0002_tag": revision(
+        "0002",
+        "0001",
+        """
+        inspector = sa.inspect(op.get_bind().engine)
+        if not inspector.has_table("tag"):
+            op.create_table("tag", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("label", sa.String(20)))
+        """,
+        'op.drop_table("tag")',
+        message="tag if missing",
+    ),
+    "0003_tag_index": revision(
+        "0003", "0002", 'op.create_index("ix_tag_label", "tag", ["label"])', 'op.drop_index("ix_tag_label", "tag")'
+    ),
+}
+
+# A data migration through an ORM Session on op.get_bind(), which never commits.
+ORM_SESSION = {
+    "0001_item": revision("0001", None, ITEM, 'op.drop_table("item")', message="item"),
+    "0002_slug": revision(
+        "0002",
+        "0001",
+        """
+        from sqlalchemy import orm
+
+        op.add_column("item", sa.Column("slug", sa.String(40), nullable=True))
+        with orm.Session(bind=op.get_bind()) as session:
+            session.execute(sa.text("UPDATE item SET slug = 'x' || id"))
+        with op.batch_alter_table("item") as batch_op:
+            batch_op.alter_column("slug", existing_type=sa.String(40), nullable=False)
+        """,
+        """
+        with op.batch_alter_table("item") as batch_op:
+            batch_op.drop_column("slug")
+        """,
+        message="slug from a session",
+    ),
+}
+
+# A downgrade that drops one column too many; a later revision uses that column.
+DROPS_TOO_MUCH = {
+    "0001_item": revision("0001", None, ITEM, 'op.drop_table("item")', message="item"),
+    "0002_price": revision(
+        "0002",
+        "0001",
+        'op.add_column("item", sa.Column("price", sa.Integer(), nullable=True))',
+        """
+        with op.batch_alter_table("item") as batch_op:
+            batch_op.drop_column("price")
+            batch_op.drop_column("name")
+        """,
+        message="price",
+    ),
+    "0003_name_index": revision(
+        "0003", "0002", 'op.create_index("ix_item_name", "item", ["name"])', 'op.drop_index("ix_item_name", "item")'
+    ),
+}
+
+HISTORIES = {"own_connection": OWN_CONNECTION, "orm_session": ORM_SESSION, "drops_too_much": DROPS_TOO_MUCH}
+
+
+@pytest.mark.parametrize("history", HISTORIES)
+def test_the_plugin_gives_plain_alembics_verdicts(history, project, run_checks, engine, tmp_path):
+    root = project(HISTORIES[history])
+    expected = plain_alembic_facts(root, engine, tmp_path).verdicts()
+    result = run_checks(engines=engine)
+    got = item_outcomes(result)
+    assert {check: got[f"{check}[{engine}]"] for check in CHECKED} == expected, result.stdout.str()
