@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from pytest_migrations.checks import CHECKS, DATA, EngineReport, Verdict
+from pytest_migrations.checks.reach import describe as describe_reach
 from pytest_migrations.providers import mask_text
 from pytest_migrations.seeding.coverage import describe
 
@@ -81,6 +82,8 @@ def item_record(
         )
         if report.coverage is not None:
             record["coverage"] = report.coverage
+        if report.reach:
+            record["reach"] = report.reach
     return json.dumps(record)
 
 
@@ -130,6 +133,8 @@ class Summary:
             for outcome in ("failed", "passed", "skipped"):
                 if by_outcome.get(outcome):
                     out.append(f"  {outcome:<8}{', '.join(by_outcome[outcome])}")
+            if stats.get("reach"):
+                out.append(f"  revisions checked: {describe_reach(stats['reach'])}")
             if stats.get("coverage") and DATA in self.outcomes[engine]:  # of the data check, when it ran
                 out.append(f"  data coverage: {describe(stats['coverage'])}")
             for check, notes in self.notes[engine].items():

@@ -81,10 +81,12 @@ class MigrationsSession:
                 except ValueError as exc:
                     raise ProjectError(f"migrations_ignore: {exc}.") from None
             project = self.project
+            upgrade_only = "*" in self.settings.irreversible  # the whole history: upgrades only
             self._options = checks.CheckOptions(
-                irreversible=frozenset(
-                    project.resolve(ref, "migrations_irreversible") for ref in self.settings.irreversible
-                ),
+                irreversible=frozenset(rev.id for rev in project.revisions)
+                if upgrade_only
+                else frozenset(project.resolve(ref, "migrations_irreversible") for ref in self.settings.irreversible),
+                upgrade_only=upgrade_only,
                 allow_data_loss=frozenset(
                     project.resolve(ref, "migrations_allow_data_loss") for ref in self.settings.allow_data_loss
                 ),

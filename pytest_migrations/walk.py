@@ -70,11 +70,17 @@ class StepResult:
 
 
 class WalkRestart(Exception):
-    """A failed move left the database in a state the walk cannot undo (MySQL's DDL commits as it goes)."""
+    """The database is in a state plain Alembic would not have left at `revision`, and cannot be put back.
 
-    def __init__(self, revision: str) -> None:
+    A failed move MySQL could not undo (its DDL commits as it goes), a re-upgrade that failed after its
+    downgrade was committed, or a stepwise cycle that changed the schema: the walk goes on from a fresh
+    database brought up to `revision` with plain upgrades, as a user would start again.
+    """
+
+    def __init__(self, revision: str, reason: str = "") -> None:
         super().__init__(revision)
         self.revision = revision
+        self.reason = reason
 
 
 @dataclass
@@ -84,6 +90,7 @@ class DriveOutcome:
     error: BaseException | None = None
     error_in: str = ""  # "env", "step" or "check"
     restart_after: str | None = None  # WalkRestart: the revision a new walk must be rebuilt past
+    restart_reason: str = ""
     timings: list[tuple[Move, float]] = field(default_factory=list)
     warnings: list[warnings.WarningMessage] = field(default_factory=list)  # raised by env.py and revisions
 
@@ -137,12 +144,17 @@ def drive(project: Project, url: URL, program: Program, server: Any = None) -> D
         state["started"] = True
         connection = context.connection
         assert connection is not None
+        # Where Alembic holds the transactions (every stock env.py), each move runs as its own `alembic`
+        # command would: in a transaction of its own, begun on committed state, with nothing of the
+        # walk's around it. Where env.py holds its own (`connectable.begin()`), savepoints undo failures.
+        own_transactions = not getattr(context, "_in_external_transaction", False)
         savepoints = connection.dialect.name != "mysql"  # MySQL's DDL commits as it runs: nothing to roll back
         steps = program(connection, context)  # type: ignore[arg-type]
         previous: Move | None = None
         cycle: Cycle | None = None
         result: StepResult | None = None
         command_memo: dict[str, Any] = {}  # what one `alembic upgrade head` would remember by now
+        previous_phase = ""
         while True:
             try:
                 move = steps.send(result)
@@ -152,9 +164,12 @@ def drive(project: Project, url: URL, program: Program, server: Any = None) -> D
             if interrupted():
                 raise KeyboardInterrupt  # noticed earlier, but swallowed where it landed
             closes = cycle is not None and move.cycle == "close"
-            if previous is not None and previous.direction != move.direction and not closes:
+            # A tolerant move starts on committed state: its failure is then undone by rolling back its own
+            # transaction, and a connection of its own (a revision's `sa.inspect(engine)`) sees what it would.
+            own_command = move.tolerant and own_transactions and not move.as_in_one_command
+            if previous is not None and not closes and (previous.direction != move.direction or own_command):
                 start_new_transaction(context)
-            if move.cycle == "open" and savepoints:
+            if move.cycle == "open" and savepoints and not own_transactions:
                 cycle = Cycle.begin(context)
             previous = move
             revision = script.get_revision(move.revision)
@@ -167,17 +182,23 @@ def drive(project: Project, url: URL, program: Program, server: Any = None) -> D
                 step.migration_fn = lambda **kw: None  # type: ignore[attr-defined]
             elif move.tolerant and not (move.as_in_one_command and not command_memo):
                 # A first upgrade is worth a savepoint only once the command has made types to remember.
-                undo = Undo(connection, cycle.savepoint if cycle is not None else None)
+                by_savepoint = savepoints and (not own_transactions or move.as_in_one_command)
+                undo = Undo(
+                    connection, context, by_savepoint, move.cycle == "close", cycle.savepoint if cycle else None
+                )
                 if closes:  # rolled back past the opening move: Alembic then records this one from where it began
                     before = (revision.down_revision or "base") if move.direction == "upgrade" else revision.revision
                     undo.then = functools.partial(context.stamp, script, before)
                 step.migration_fn = tolerant(  # type: ignore[attr-defined]
-                    step.migration_fn, context, savepoints, move, outcome_of_step, command_memo, undo
+                    step.migration_fn, context, move, outcome_of_step, command_memo, undo
                 )
             state["current"] = move
             # Alembic remembers named types (PostgreSQL enums) it created in this context and skips
-            # creating them again; each step must behave as if it ran in a fresh `alembic` command.
-            context.impl.memo = {}
+            # creating them again; each step must behave as if it ran in a fresh `alembic` command,
+            # but for a rebuild's plain upgrades, which are one `alembic upgrade REV`.
+            if move.phase != "replay" or previous_phase != "replay":
+                context.impl.memo = {}
+            previous_phase = move.phase
             started = time.perf_counter()
             yield step
             outcome.timings.append((move, time.perf_counter() - started))
@@ -206,6 +227,7 @@ def drive(project: Project, url: URL, program: Program, server: Any = None) -> D
             outcome.completed = True
         except WalkRestart as restart:
             outcome.restart_after = restart.revision
+            outcome.restart_reason = restart.reason
         except BaseException as exc:
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
@@ -255,30 +277,91 @@ class Cycle:
 
 @dataclass
 class Undo:
-    """How a tolerant move's failure is undone: back to the cycle's savepoint, or to one of the move's own."""
+    """How a tolerant move's failure is undone.
+
+    By its own transaction (`by_savepoint` False): the move began on committed state, so rolling back
+    the transaction Alembic runs it in gives that state back, exactly where DDL is transactional
+    (PostgreSQL, and SQLite, where the walk begins the transaction for real before the move: its
+    driver would otherwise commit DDL as it goes). Nothing of the walk's shows to the revision. A
+    cycle's closing move (the re-upgrade) rolls back to the state after the downgrade, which was
+    committed: the state before the cycle is not restored, and the walk rebuilds it.
+
+    By savepoint, where env.py holds the transaction itself: back to the cycle's savepoint, or to
+    one of the move's own.
+    """
 
     connection: sa.Connection
+    context: MigrationContext
+    by_savepoint: bool
+    closing: bool = False
     cycle: sa.engine.NestedTransaction | None = None
     own: sa.engine.NestedTransaction | None = None
     then: Callable[[], None] | None = None  # after rolling back: set the version table for Alembic's bookkeeping
+    rolled_back: bool = False  # the failed move's own work is undone (what a retry needs)
+    exact: bool = False  # rolling back its transaction undoes the whole move, DDL included
 
     def begin(self) -> None:
-        if self.cycle is None:
-            self.own = compat.begin_nested(self.connection)
+        if self.by_savepoint:
+            if self.cycle is None:
+                self.own = compat.begin_nested(self.connection)
+            return
+        dialect = self.connection.dialect.name
+        self.exact = dialect == "postgresql" or (dialect == "sqlite" and begin_for_real(self.connection))
 
     def keep(self) -> None:
         if self.own is not None and self.own.is_active:
             self.own.commit()
 
     def rollback(self) -> bool:
-        """Undo the move; False if nothing can be (a revision's autocommit_block() committed the savepoint)."""
+        """Undo the move; True if the database is as it was before it (before the cycle, for a savepoint's)."""
+        if not self.by_savepoint:
+            transaction = getattr(self.context, "_transaction", None)
+            if transaction is None or not transaction.is_active:  # autocommit_block() or the revision committed
+                return False
+            transaction.rollback()
+            self.context._transaction = self.connection.begin()  # type: ignore[assignment]
+            self.rolled_back = self.exact  # else DDL committed as it ran (MySQL): the walk looks at what is left
+            return self.rolled_back and not self.closing
         savepoint = self.cycle if self.cycle is not None else self.own
         if savepoint is None or not savepoint.is_active:
             return False
         savepoint.rollback()  # the cycle's is spent then: Cycle.end finds it so and leaves it
         if self.then is not None:
             self.then()
+        self.rolled_back = True
         return True
+
+    def again(self) -> Callable[[], None]:
+        """Begin a retry that is rolled back afterwards; returns what rolls it back."""
+        if self.by_savepoint:
+            retry = compat.begin_nested(self.connection)
+            return lambda: retry.rollback() if retry.is_active else None
+        if self.connection.dialect.name == "sqlite":
+            begin_for_real(self.connection)
+
+        def undo() -> None:
+            transaction = getattr(self.context, "_transaction", None)
+            if transaction is not None and transaction.is_active:
+                transaction.rollback()
+                self.context._transaction = self.connection.begin()  # type: ignore[assignment]
+
+        return undo
+
+
+def begin_for_real(connection: sa.Connection) -> bool:
+    """Make SQLite's driver begin its transaction now, so that the DDL that follows can be rolled back.
+
+    Python's sqlite3 module begins a transaction only before a data change and runs DDL before it
+    in autocommit: a failed batch rebuild would leave its temporary table behind. What a revision
+    sees is unchanged: the same connection, in the same SQLAlchemy transaction, with no savepoint.
+    """
+    compat.autobegin(connection)
+    raw = connection.connection.dbapi_connection
+    if not isinstance(getattr(raw, "in_transaction", None), bool):  # an async driver's adapter: left as it is
+        return False
+    if not raw.in_transaction:
+        raw.execute("BEGIN")
+    return True
 
 
 def _remember(command_memo: dict[str, Any], memo: dict[str, Any]) -> None:
@@ -292,7 +375,6 @@ def _remember(command_memo: dict[str, Any], memo: dict[str, Any]) -> None:
 def tolerant(
     migration_fn: Callable[..., None],
     context: MigrationContext,
-    savepoints: bool,
     move: Move,
     result: StepResult,
     command_memo: dict[str, Any],
@@ -300,36 +382,30 @@ def tolerant(
 ) -> Callable[..., None]:
     """`migration_fn` run so that its failure is recorded in `result` instead of raised.
 
-    Where the engine has savepoints, a failure is undone at once (PostgreSQL refuses every
-    statement after an error until then): back to the stepwise cycle's savepoint, or to the
-    move's own. Then, when the move says how, it is tried again on empty tables in another
-    savepoint that is rolled back too, to tell the rows' part. A first upgrade that fails is
-    tried again with what one `alembic upgrade` command would remember of the types the
-    revisions before it created: if it passes so, it is kept, and the walk goes on.
+    A failure is undone at once (PostgreSQL refuses every statement after an error until then; see
+    Undo). Then, when the move says how, it is tried again on empty tables, undone as well, to tell
+    the rows' part. A first upgrade that fails is tried again with what one `alembic upgrade`
+    command would remember of the types the revisions before it created: if it passes so, it is
+    kept, and the walk goes on.
     """
-    connection = context.connection
-    assert connection is not None
 
     @functools.wraps(migration_fn)  # Alembic's log names a step by its function: "Running upgrade a -> b"
     def run(**kw: Any) -> None:
-        if savepoints:
-            undo.begin()
+        undo.begin()
         try:
             migration_fn(**kw)
         except Exception as exc:
             result.error = exc
-        if not savepoints:
-            return
         if result.error is None:
             undo.keep()
             return
         result.restored = undo.rollback()
-        if not result.restored:
+        if not undo.rolled_back:
             return
         if move.as_in_one_command:
             _try_as_in_one_command(migration_fn, context, command_memo, result, kw)
         elif move.emptier is not None:
-            _try_without_rows(migration_fn, context, move.emptier, result, kw)
+            _try_without_rows(migration_fn, context, move.emptier, result, kw, undo)
 
     return run
 
@@ -361,10 +437,11 @@ def _try_without_rows(
     emptier: Callable[[sa.Connection], None],
     result: StepResult,
     kw: dict[str, Any],
+    undo: Undo,
 ) -> None:
     connection = context.connection
     assert connection is not None
-    retry = compat.begin_nested(connection)
+    roll_back = undo.again()
     context.impl.memo = {}  # the failed attempt may have noted types as made: start as it did
     try:
         emptier(connection)
@@ -373,8 +450,7 @@ def _try_without_rows(
     except Exception:
         result.passes_without_rows = False
     finally:
-        if retry.is_active:
-            retry.rollback()
+        roll_back()
 
 
 @contextmanager

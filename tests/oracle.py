@@ -68,6 +68,8 @@ def fresh_database(engine: str, directory: Path) -> Iterator[sa.engine.URL]:
             path.unlink(missing_ok=True)
         return
     admin_url = sa.make_url(SERVER_URLS[engine])
+    if "+" not in admin_url.drivername:  # the drivers the suite installs, whatever SQLAlchemy's default
+        admin_url = admin_url.set(drivername={"postgresql": "postgresql+psycopg2", "mysql": "mysql+pymysql"}[engine])
     name = f"oracle_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
     with admin.connect() as conn:
@@ -93,9 +95,7 @@ def schema_of(url: sa.engine.URL) -> dict[str, Any]:
             if table == "alembic_version":
                 continue
             found[table] = {
-                "columns": sorted(
-                    (c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)
-                ),
+                "columns": sorted((c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)),
                 "pk": sorted(inspector.get_pk_constraint(table).get("constrained_columns") or []),
                 "fks": sorted(
                     (tuple(fk["constrained_columns"]), fk["referred_table"], tuple(fk["referred_columns"]))

@@ -7,9 +7,9 @@ commands on the same project (tests/oracle.py), never from reading the history b
 from __future__ import annotations
 
 import pytest
+from oracle import plain_alembic_facts
 
 from conftest import item_outcomes, revision
-from oracle import plain_alembic_facts
 
 CHECKED = ("test_upgrade", "test_stepwise_roundtrip", "test_downgrade", "test_roundtrip")
 

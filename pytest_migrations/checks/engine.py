@@ -15,6 +15,7 @@ from pytest_migrations.checks.messages import env_failure, step_failure
 from pytest_migrations.checks.model import ModelBuild, build_model, model_metadata, model_target_for, model_verdict
 from pytest_migrations.checks.model_filters import ModelTarget
 from pytest_migrations.checks.program import Walk, walk_program
+from pytest_migrations.checks.reach import DOWNGRADE_CHECKS, Reach
 from pytest_migrations.checks.verdicts import (
     DATA,
     DOWNGRADE,
@@ -86,6 +87,8 @@ def run_engine(
     blocked: str | None = None
     walked: set[str] = set()
     coverage = seeding.Coverage()
+    reach = Reach.plan([rev.id for rev in project.revisions], options)
+    stops: list[str] = []  # why parts of the walks ended early, first first
     # What a walk told in full, shared with the walks after it so that they point there (one cause, one message).
     failed_downgrades: set[str] = set()
     failed_reupgrades: set[str] = set()
@@ -129,6 +132,9 @@ def run_engine(
                 database.drop()
             walk.outcome = outcome
             report.walks += 1
+            for move, _seconds in outcome.timings:
+                reach.record(move, walk.seed)
+            stops.extend(walk.stops)
             record_warning(report.warnings, outcome.warnings)
             for bind, found in walk.metadata.items():
                 walk_metadata.setdefault(bind, found)
@@ -164,8 +170,8 @@ def run_engine(
             if outcome.restart_after is not None:
                 replay = outcome.restart_after
                 verdicts[STEPWISE].note(
-                    f"the failed move at {replay} could not be undone on {engine}: a fresh database was brought past "
-                    "it with plain upgrades, and the checks went on from there"
+                    f"after {replay} ({outcome.restart_reason}), a fresh database was brought to {replay} with plain "
+                    "upgrades, and the checks went on from there"
                 )
                 continue
             error = outcome.error
@@ -199,6 +205,16 @@ def run_engine(
     finally:
         builder.shutdown(wait=True)  # its database is dropped even when the walk was interrupted
 
+    if options.upgrade_only:
+        # From create_all, every revision is reached by first taking it down: nothing is, then.
+        for check in DOWNGRADE_CHECKS if options.start == "base" else (*DOWNGRADE_CHECKS, UPGRADE, DATA):
+            verdicts[
+                check
+            ].skip_reason = "migrations_irreversible = * declares the history upgrade-only: no downgrade is attempted"
+    if blocked:
+        stops.append(blocked)
+    reach.judge(verdicts, stops[0] if stops else f"the walk did not get there (see the other failures on {engine})")
+    report.reach = reach.as_record()
     if not walk_metadata:
         walk_metadata = {None: None}
     if not verdicts[MODEL].problems:  # else the walk gave the verdict (env.py failed, or an upgrade did)

@@ -66,6 +66,7 @@ class Walk:
     heads: dict[str | None, schemas.Snapshot] = field(default_factory=dict)  # per bind
     metadata: dict[str | None, Any] = field(default_factory=dict)  # per bind, as env.py passed it
     seed_states: list[seeding.SeedState] = field(default_factory=list)  # one per bind the walk seeded
+    stops: list[str] = field(default_factory=list)  # why parts of the walk ended early, for "not checked" verdicts
 
 
 @dataclass
@@ -310,7 +311,7 @@ class WalkRun:
             # the walk after it only replays this revision.
             self.data_findings(rev, [text for _t, text in data.losses])
             if not down.restored and not self.unchanged_since(after):
-                raise WalkRestart(rev)  # it changed the schema before failing, and MySQL cannot undo that
+                raise WalkRestart(rev, f"its failed downgrade changed the database, which {self.engine} cannot undo")
             yield from self.apply(Move("upgrade", rev, "stepwise", bind, record_only=True, cycle="close"))
             return after
         back = self.snapshot_after(after)
@@ -327,7 +328,7 @@ class WalkRun:
             else:
                 self.failed(Move("upgrade", rev, "stepwise", bind), again, left_behind=left_behind)
             if not again.restored:
-                raise WalkRestart(rev)
+                raise WalkRestart(rev, "its upgrade failed after its downgrade had run")
             if self.state is not None:  # the cycle was rolled back: the rows are those after the first upgrade
                 for name, rows in data.rows.items():
                     if rows is None:
@@ -345,6 +346,8 @@ class WalkRun:
                 f"upgrade of {self.describe(rev)}, run again after its downgrade, gives a different schema than "
                 "the first time:\n  " + "\n  ".join(lines)
             )
+            # Never go on from a schema `alembic upgrade head` does not build: later revisions would meet it.
+            raise WalkRestart(rev, "its downgrade and upgrade again left a different schema")
         if self.state is not None:
             # The downgrade's refresh left every touched table current; only the re-upgrade's own tables moved.
             self.refresh(self.touched_by(back, rebuilt), rebuilt)
@@ -412,6 +415,10 @@ class WalkRun:
 
     def stop_down_at(self, rev: str, result: StepResult, expected: schemas.Snapshot) -> Generator[Move, Any, bool]:
         """A downgrade on the way down failed: stay at `rev` if the database is still there; False if not."""
+        self.walk.stops.append(
+            f"the walk down from head{self.on} stops at {rev}, whose downgrade fails (see {DOWNGRADE}[{self.engine}]); "
+            f"if it is meant to be irreversible, declare it: migrations_irreversible = {rev}"
+        )
         if not result.restored and not self.unchanged_since(expected):
             self.verdicts[ROUNDTRIP].problem(
                 f"not checked: the downgrade of {rev}{self.on} changed the database before it failed, which "

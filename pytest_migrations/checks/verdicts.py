@@ -68,6 +68,7 @@ class EngineReport:
     seconds: float = 0.0
     warnings: list[Any] = field(default_factory=list)  # raised by env.py and revisions, for pytest's summary
     coverage: dict[str, Any] | None = None  # what the data check saw (seeding.Coverage.as_record)
+    reach: dict[str, list[int]] = field(default_factory=dict)  # check -> [revisions checked, promised] (checks.reach)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class CheckOptions:
     rows_per_table: int = 3
     seed: int = 0
     start: str = "base"  # migrations_start: "base", or "create_all" (the model's tables, stamped at head)
+    upgrade_only: bool = False  # migrations_irreversible = *: no downgrade is attempted anywhere
 
 
 def single_head_verdict(project: Project) -> Verdict:

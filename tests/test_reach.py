@@ -1,0 +1,98 @@
+"""A pass means checked: no check passes over revisions it did not reach, but for a range the user declared."""
+
+from __future__ import annotations
+
+import json
+
+from test_broken_history import ADOPTED, ADOPTED_MODELS
+
+from conftest import failure_lines, item_outcomes, item_reports, revision
+
+PASS_DOWNGRADES = {
+    f"000{n}_c{n}": revision(
+        f"000{n}",
+        f"000{n - 1}" if n > 1 else None,
+        'op.create_table("t", sa.Column("id", sa.Integer(), primary_key=True))'
+        if n == 1
+        else f'op.add_column("t", sa.Column("c{n}", sa.Integer()))',
+        "pass",
+        message=f"step {n}",
+    )
+    for n in (1, 2, 3)
+}
+PASS_MODELS = "t = sa.Table('t', metadata, sa.Column('id', sa.Integer(), primary_key=True), sa.Column('c2', sa.Integer()), sa.Column('c3', sa.Integer()))\n"
+
+
+def test_from_create_all_a_head_that_cannot_go_down_leaves_nothing_passing_unchecked(project, run_checks, engine):
+    broken = ADOPTED["0002_orders"].replace(
+        'op.drop_index("ix_orders_total", table_name="orders")', 'raise NotImplementedError("no way back")'
+    )
+    project({**ADOPTED, "0002_orders": broken}, ADOPTED_MODELS, pytest_ini="migrations_start = create_all\n")
+    result = run_checks(engines=engine)
+    # What the walk could check passes (one head, the model), the failing downgrade fails, and every check
+    # that needed a revision below head says it checked nothing, rather than passing.
+    assert item_outcomes(result) == {
+        f"test_single_head[{engine}]": "passed",
+        f"test_model_matches_migrations[{engine}]": "passed",
+        f"test_downgrade[{engine}]": "failed",
+        f"test_upgrade[{engine}]": "failed",
+        f"test_stepwise_roundtrip[{engine}]": "failed",
+        f"test_roundtrip[{engine}]": "failed",
+        f"test_data_preserved[{engine}]": "failed",
+    }
+    why = (
+        f"the walk down from head stops at 0002, whose downgrade fails (see test_downgrade[{engine}]); "
+        "if it is meant to be irreversible, declare it: migrations_irreversible = 0002"
+    )
+    for check in ("test_upgrade", "test_stepwise_roundtrip", "test_data_preserved"):
+        lines = failure_lines(result, f"{check}[{engine}]")
+        assert lines[-1] == f"not checked: 0002 and the 1 below it (2 of 2 revisions): {why}", check
+    assert failure_lines(result, f"test_downgrade[{engine}]")[-1].endswith("NotImplementedError: no way back")
+
+
+def test_from_base_a_failing_downgrade_stops_the_roundtrip_which_says_what_it_did_not_check(project, run_checks):
+    history = dict(PASS_DOWNGRADES)
+    history["0003_c3"] = history["0003_c3"].replace(
+        "def downgrade():\n    pass", 'def downgrade():\n    raise RuntimeError("no")'
+    )
+    project(history, PASS_MODELS)
+    result = run_checks()
+    roundtrip = failure_lines(result, "test_roundtrip[sqlite]")
+    assert roundtrip[-1] == (
+        "not checked: 0003 and the 2 below it (3 of 3 revisions): the walk down from head stops at 0003, whose "
+        "downgrade fails (see test_downgrade[sqlite]); if it is meant to be irreversible, declare it: "
+        "migrations_irreversible = 0003"
+    )
+
+
+def test_a_declared_range_passes_and_says_what_it_covered(project, run_checks):
+    history = dict(PASS_DOWNGRADES)
+    history["0001_c1"] = history["0001_c1"].replace(
+        "def downgrade():\n    pass", 'def downgrade():\n    op.drop_table("t")'
+    )
+    history["0003_c3"] = history["0003_c3"].replace(
+        "def downgrade():\n    pass", 'def downgrade():\n    op.drop_column("t", "c3")'
+    )
+    project(history, PASS_MODELS, pytest_ini="migrations_irreversible = 0002\n")
+    result = run_checks()
+    assert set(item_outcomes(result).values()) == {"passed"}
+    out = result.stdout.str()
+    declared = "0003 to head checked; 0002 and below not checked: declared irreversible (migrations_irreversible)"
+    assert f"note (test_downgrade): {declared}" in out
+    assert f"note (test_roundtrip): {declared}" in out
+    assert "revisions checked: upgraded 3/3, cycled 2/2, downgraded 1/1, upgraded again 1/1, data-checked 3/3" in out
+
+
+def test_an_upgrade_only_history_skips_the_downgrade_checks_and_checks_every_upgrade(project, run_checks, engine):
+    project(PASS_DOWNGRADES, PASS_MODELS, pytest_ini="migrations_irreversible = *\n")
+    result = run_checks(engines=engine)
+    outcomes = item_outcomes(result)
+    for check in ("test_stepwise_roundtrip", "test_downgrade", "test_roundtrip"):
+        assert outcomes.pop(f"{check}[{engine}]") == "skipped", check
+    assert set(outcomes.values()) == {"passed"}
+    reason = item_reports(result)[f"test_downgrade[{engine}]"].longrepr[2]
+    assert "migrations_irreversible = * declares the history upgrade-only" in reason
+    record = json.loads(dict(item_reports(result)[f"test_upgrade[{engine}]"].user_properties)["pytest_migrations"])
+    assert record["reach"]["test_upgrade"] == [3, 3]
+    assert record["reach"]["test_data_preserved"] == [3, 3]
+    assert "downgrade of" not in result.stdout.str()  # no failure, no note per `pass` downgrade
