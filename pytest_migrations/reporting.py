@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pytest_migrations.checks import CHECKS, DATA, EngineReport, Verdict
+from pytest_migrations.checks import CHECKS, DATA, STEPWISE, EngineReport, Verdict
 from pytest_migrations.checks.reach import describe as describe_reach
 from pytest_migrations.providers import mask_text
 from pytest_migrations.seeding.coverage import describe
@@ -84,6 +84,8 @@ def item_record(
             record["coverage"] = report.coverage
         if report.reach:
             record["reach"] = report.reach
+        if check == STEPWISE and report.facts:  # per revision: once, with the check that runs every move
+            record["facts"] = report.facts
     return json.dumps(record)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from pytest_migrations import schema as schemas
 from pytest_migrations import seeding
-from pytest_migrations.checks.messages import env_failure, step_failure
+from pytest_migrations.checks.messages import between_moves_failure, env_failure, step_failure
 from pytest_migrations.checks.model import ModelBuild, build_model, model_metadata, model_target_for, model_verdict
 from pytest_migrations.checks.model_filters import ModelTarget
 from pytest_migrations.checks.program import Walk, walk_program
@@ -36,7 +36,6 @@ from pytest_migrations.walk import (
     Move,
     PrepareFailed,
     Preparer,
-    describe_error,
     drive,
     fresh_database,
 )
@@ -135,6 +134,8 @@ def run_engine(
             for move, _seconds in outcome.timings:
                 reach.record(move, walk.seed)
             stops.extend(walk.stops)
+            for rev, facts in walk.facts.items():  # a rebuilt walk does not run again what an earlier one did
+                report.facts.setdefault(rev, facts)
             record_warning(report.warnings, outcome.warnings)
             for bind, found in walk.metadata.items():
                 walk_metadata.setdefault(bind, found)
@@ -180,8 +181,7 @@ def run_engine(
                 blocked = _told_once(verdicts, env_failure(project, engine, error), engine, error)
                 break
             if outcome.error_in == "check" or move is None:
-                text = f"pytest-migrations could not inspect the database on {engine}: {describe_error(error)}"
-                _told_once(verdicts, text, engine, error)
+                _told_once(verdicts, between_moves_failure(engine, error), engine, error)
                 break
             if seed and move.phase == "upgrade":
                 pending_data_failure = move

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import traceback
+
+import sqlalchemy as sa
 
 from pytest_migrations.checks.verdicts import DATA, PHASE_OWNER, CheckOptions, Verdict
 from pytest_migrations.guard import ForeignDatabase
@@ -297,6 +301,28 @@ def move_failed(
         return
     verdicts[PHASE_OWNER[move.phase]].problem(
         step_failure(project, engine, move, result.error, with_rows=False, left_behind=left_behind)
+    )
+
+
+ISSUES_URL = "https://github.com/pytest-migrations/pytest-migrations/issues"
+
+
+def between_moves_failure(engine: str, error: BaseException) -> str:
+    """An error raised between two moves, while the plugin read or compared the database.
+
+    The database refusing the plugin's reads is told as such; any other exception there is a bug of
+    pytest-migrations, told as one, with where it happened and where to report it: never as the
+    user's migrations' fault, nor the database's.
+    """
+    if isinstance(error, sa.exc.SQLAlchemyError):
+        return f"pytest-migrations could not inspect the database on {engine}: {describe_error(error)}"
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    ours = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename.startswith(package)]
+    where = f"at {ours[-1].filename}:{ours[-1].lineno} ({ours[-1].name})\n" if ours else ""
+    return (
+        f"internal error of pytest-migrations on {engine}, while it compared the database between two moves: "
+        "a bug in the plugin, not in your migrations. The checks of this engine could not go on. Please report "
+        f"it at {ISSUES_URL} with the traceback (run with --tb=long to see it).\n{where}{describe_error(error)}"
     )
 
 

@@ -67,6 +67,9 @@ class Walk:
     metadata: dict[str | None, Any] = field(default_factory=dict)  # per bind, as env.py passed it
     seed_states: list[seeding.SeedState] = field(default_factory=list)  # one per bind the walk seeded
     stops: list[str] = field(default_factory=list)  # why parts of the walk ended early, for "not checked" verdicts
+    # Per revision, what its moves did (upgrade, downgrade, reupgrade: ok or not; stepwise_equal): the facts a
+    # user gets from `alembic upgrade REV && alembic downgrade -1 && alembic upgrade +1`, compared in the tests.
+    facts: dict[str, dict[str, bool]] = field(default_factory=dict)
 
 
 @dataclass
@@ -269,8 +272,8 @@ class WalkRun:
             if replaying:  # rebuilding the state a failed move could not undo: plain upgrades, no checks
                 yield from self.apply(Move("upgrade", rev, "replay", self.bind))
                 replaying = rev != self.walk.replay_through
-                if rev in self.options.irreversible or not replaying:
-                    current = self.at_revision[rev] = self.reader.snapshot(self.conn)
+                # Each revision's state, for the way down (read again only where its SQL changed something).
+                current = self.at_revision[rev] = self.snapshot_after(current)
                 continue
             current = self.at_revision[rev] = yield from self.revision_from_base(rev, current)
         self.walk.heads[self.bind] = current
@@ -292,6 +295,8 @@ class WalkRun:
             self.walk.only_in_one_command.add(rev)
             verdicts[UPGRADE].problem(only_in_one_command(self.project, self.engine, first, up.error))
         up_statements = self.statements
+        facts = self.walk.facts.setdefault(rev + self.on, {})
+        facts["upgrade"] = up.error is None or up.passes_in_one_command
         after = self.snapshot_after(before)
         self.after_upgrade(rev, data, before, after)
 
@@ -304,6 +309,7 @@ class WalkRun:
         down = yield from self.apply(
             Move("downgrade", rev, "stepwise", bind, tolerant=True, emptier=self.emptier(after), cycle="open")
         )
+        facts["downgrade"] = down.error is None
         if down.error is not None:
             self.walk.failed_downgrades.add(rev)
             self.failed(Move("downgrade", rev, "stepwise", bind), down)
@@ -318,6 +324,8 @@ class WalkRun:
         left_behind = self.after_downgrade(rev, data, before, after, back)
 
         again = yield from self.apply(Move("upgrade", rev, "stepwise", bind, tolerant=True, cycle="close"))
+        facts["reupgrade"] = again.error is None
+        facts["stepwise_equal"] = not left_behind
         if again.error is not None:
             self.walk.failed_reupgrades.add(rev)
             if rev in self.walk.only_in_one_command and not left_behind:  # the same cause, already told
@@ -341,6 +349,7 @@ class WalkRun:
         else:
             rebuilt = self.snapshot_after(back)
         lines = self.differences(after, rebuilt, "the first time", f"after upgrading {rev} again")
+        facts["stepwise_equal"] = not left_behind and not lines
         if lines:
             verdicts[STEPWISE].problem(
                 f"upgrade of {self.describe(rev)}, run again after its downgrade, gives a different schema than "

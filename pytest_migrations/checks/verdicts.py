@@ -69,6 +69,7 @@ class EngineReport:
     warnings: list[Any] = field(default_factory=list)  # raised by env.py and revisions, for pytest's summary
     coverage: dict[str, Any] | None = None  # what the data check saw (seeding.Coverage.as_record)
     reach: dict[str, list[int]] = field(default_factory=dict)  # check -> [revisions checked, promised] (checks.reach)
+    facts: dict[str, dict[str, bool]] = field(default_factory=dict)  # per revision, what its moves did (program.Walk)
 
 
 @dataclass(frozen=True)

@@ -160,8 +160,17 @@ def _rows_by_key(old: TableRows, rows: TableRows | None) -> dict[tuple[Any, ...]
 
 
 def _same(a: Any, b: Any) -> bool:
+    """Equal values, across the Python types drivers give one value (1, 1.0, Decimal("1.00"), True)."""
     if a == b:
         return True
     if isinstance(a, (int, float, decimal.Decimal)) and isinstance(b, (int, float, decimal.Decimal)):
-        return decimal.Decimal(str(a)) == decimal.Decimal(str(b))
+        try:
+            return _exact(a) == _exact(b)
+        except (decimal.InvalidOperation, ValueError):  # NaN, infinities: not equal unless == said so
+            return False
     return False
+
+
+def _exact(value: int | float | decimal.Decimal) -> decimal.Decimal:
+    # str() of a float is its shortest repr, as the database wrote it; a bool's is "True", not a number.
+    return decimal.Decimal(int(value) if isinstance(value, bool) else str(value))

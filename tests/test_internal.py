@@ -1,0 +1,70 @@
+"""No internal error in disguise: values of every type compare, and a bug of the plugin is told as the plugin's."""
+
+from __future__ import annotations
+
+from conftest import item_failure, item_outcomes, revision
+
+FLAGS = {
+    "0001_item": revision(
+        "0001",
+        None,
+        """
+        op.create_table(
+            "item",
+            sa.Column("id", sa.Integer(), primary_key=True),
+            sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.false()),
+            sa.Column("price", sa.Numeric(8, 2), nullable=True),
+        )
+        """,
+        'op.drop_table("item")',
+        message="item",
+    ),
+    "0002_all_active": revision(
+        "0002", "0001", 'op.execute("UPDATE item SET active = true")', "pass", message="all active"
+    ),
+}
+
+
+def test_a_boolean_data_migration_is_a_changed_value_not_an_inspection_error(project, run_checks, engine):
+    project(FLAGS)
+    result = run_checks(engines=engine)
+    out = result.stdout.str()
+    assert "could not inspect" not in out and "internal error" not in out
+    assert item_outcomes(result)[f"test_data_preserved[{engine}]"] == "failed"
+    assert "changed values of item.active in " in item_failure(result, f"test_data_preserved[{engine}]")
+    for check in ("test_upgrade", "test_downgrade", "test_roundtrip", "test_stepwise_roundtrip"):
+        assert item_outcomes(result)[f"{check}[{engine}]"] == "passed", check
+
+
+PARENT_CHILD = {
+    "0001_parent": revision(
+        "0001",
+        None,
+        'op.create_table("parent", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("name", sa.String(20)))',
+        'op.drop_table("parent")',
+        message="parent",
+    ),
+    "0002_child": revision(
+        "0002",
+        "0001",
+        """
+        op.create_table(
+            "child",
+            sa.Column("id", sa.Integer(), primary_key=True),
+            sa.Column("parent_id", sa.Integer(), sa.ForeignKey("parent.id"), nullable=False),
+        )
+        """,
+        "pass",
+        message="child",
+    ),
+}
+
+
+def test_a_downgrade_that_forgets_a_child_table_is_told_on_every_engine(project, run_checks, engine):
+    project(PARENT_CHILD)
+    result = run_checks(engines=engine)
+    out = result.stdout.str()
+    assert "could not inspect" not in out and "internal error" not in out and "KeyError" not in out
+    stepwise = item_failure(result, f"test_stepwise_roundtrip[{engine}]")
+    assert 'downgrade of 0002 ("child", migrations/versions/0002_child.py) does not restore the schema' in stepwise
+    assert item_outcomes(result)[f"test_upgrade[{engine}]"] == "passed"
