@@ -68,3 +68,40 @@ def test_a_downgrade_that_forgets_a_child_table_is_told_on_every_engine(project,
     stepwise = item_failure(result, f"test_stepwise_roundtrip[{engine}]")
     assert 'downgrade of 0002 ("child", migrations/versions/0002_child.py) does not restore the schema' in stepwise
     assert item_outcomes(result)[f"test_upgrade[{engine}]"] == "passed"
+
+
+ROWS_ONLY_THEN_LOSS = {
+    **{name: text for name, text in FLAGS.items() if name == "0001_item"},
+    "0002_sku": revision(
+        "0002",
+        "0001",
+        'op.add_column("item", sa.Column("sku", sa.String(20), nullable=False))',
+        """
+        with op.batch_alter_table("item") as batch_op:
+            batch_op.drop_column("sku")
+        """,
+        message="sku without default",
+    ),
+    "0003_drop_price": revision(
+        "0003",
+        "0002",
+        """
+        with op.batch_alter_table("item") as batch_op:
+            batch_op.drop_column("price")
+        """,
+        'op.add_column("item", sa.Column("price", sa.Numeric(8, 2), nullable=True))',
+        message="drop price",
+    ),
+}
+
+
+def test_the_data_check_keeps_checking_after_a_failure_only_rows_cause(project, run_checks, engine):
+    """0002 fails only with rows (NOT NULL, no default); 0003 after it loses values: both are told."""
+    project(ROWS_ONLY_THEN_LOSS)
+    result = run_checks(engines=engine)
+    data = item_failure(result, f"test_data_preserved[{engine}]")
+    rows_only = 'upgrade to 0002 ("sku without default", migrations/versions/0002_sku.py) failed on '
+    if engine != "mysql":  # MySQL fills a new NOT NULL column with its type's implicit default
+        assert data.index(rows_only) < data.index("upgrade 0002 -> 0003 dropped column item.price holding values")
+        assert "the revisions after 0002 were checked with rows again." in data
+    assert item_outcomes(result)[f"test_upgrade[{engine}]"] == "passed"

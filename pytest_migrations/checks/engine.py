@@ -77,7 +77,9 @@ def run_engine(
     report = EngineReport(engine, {check: Verdict(check) for check in WALK_CHECKS}, len(project.revisions))
     verdicts = report.verdicts
     reader = schemas.SchemaReader()
-    seed, skip, replay = True, frozenset(options.irreversible), None
+    skip, replay = frozenset(options.irreversible), None
+    order = [rev.id for rev in project.revisions]
+    unseeded: str | None = None  # a revision whose upgrade failed only with rows: the next walk runs it on empty tables
     pending_data_failure: Move | None = None
     pending_failure_text = ""
     pending_failure_error: BaseException | None = None
@@ -111,7 +113,8 @@ def run_engine(
         # could not undo a failed move (it resumes after that revision): a bounded number of times.
         while True:
             walk = Walk(
-                seed=seed,
+                seed=True,
+                unseeded=unseeded,
                 skip_cycle=skip,
                 replay_through=replay,
                 verdicts={check: Verdict(check) for check in WALK_CHECKS},
@@ -144,9 +147,12 @@ def run_engine(
                     if move.phase == "upgrade":
                         report.upgrade_seconds[move.revision] = seconds
             walked.update(move.revision for move, _seconds in outcome.timings if move.phase in ("upgrade", "replay"))
+            move = outcome.failed_move
+            if pending_data_failure is not None and (move is None or move != pending_data_failure):
+                # the empty tables got past it: the rows were the cause (told before what the walk found after it)
+                verdicts[DATA].problem(pending_failure_text, pending_failure_error)
+                pending_data_failure = None
             for check, verdict in walk.verdicts.items():
-                if check == DATA and not walk.seed:
-                    continue
                 for problem in verdict.problems:
                     verdicts[check].problem(problem)
                 for note in verdict.notes:
@@ -159,12 +165,6 @@ def run_engine(
                     verdicts[DATA].problem(error)
             for bind, snapshot in walk.heads.items():  # per bind: a later walk may get a bind further
                 heads.setdefault(bind, snapshot)
-            move = outcome.failed_move
-
-            if pending_data_failure is not None and (move is None or move != pending_data_failure):
-                # the empty database got past it: the rows were the cause
-                verdicts[DATA].problem(pending_failure_text, pending_failure_error)
-                pending_data_failure = None
 
             if outcome.completed:
                 break
@@ -183,11 +183,15 @@ def run_engine(
             if outcome.error_in == "check" or move is None:
                 _told_once(verdicts, between_moves_failure(engine, error), engine, error)
                 break
-            if seed and move.phase == "upgrade":
+            if move.phase == "upgrade" and move.revision != unseeded:
+                # Were the rows the cause? The next walk is brought to its parent with plain upgrades, runs it on
+                # empty tables, and seeds again after it: the data check goes on checking what follows.
                 pending_data_failure = move
                 pending_failure_text = step_failure(project, engine, move, error, with_rows=True)
                 pending_failure_error = error
-                seed = False
+                unseeded = move.revision
+                position = order.index(move.revision)
+                replay = order[position - 1] if position else None
                 continue
             if pending_data_failure is not None:  # failed at the same step without rows: not the data's fault
                 verdicts[DATA].problem(

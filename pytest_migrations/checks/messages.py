@@ -124,8 +124,7 @@ def step_failure(
         lines.append(f"It succeeds on an empty database, so the rows are the cause: {_rows_hint(text)}")
         if move.phase == "upgrade":
             lines.append(
-                f"The revisions after {rev.id} were walked without rows, so their data is not checked until this "
-                "is fixed."
+                f"Its upgrade was run on empty tables, and the revisions after {rev.id} were checked with rows again."
             )
     if "unsafe use of new value" in text:
         lines.append(

@@ -60,6 +60,7 @@ class Walk:
     verdicts: dict[str, Verdict]
     outcome: DriveOutcome | None = None
     replay_through: str | None = None  # rebuild the state up to this revision with plain upgrades first
+    unseeded: str | None = None  # run this revision's upgrade on empty tables (it failed only with rows)
     failed_downgrades: set[str] = field(default_factory=set)  # in the stepwise cycle: the tail points there
     failed_reupgrades: set[str] = field(default_factory=set)
     only_in_one_command: set[str] = field(default_factory=set)  # first upgrades Alembic's memo carried
@@ -284,7 +285,7 @@ class WalkRun:
     def revision_from_base(self, rev: str, before: schemas.Snapshot) -> Generator[Move, Any, schemas.Snapshot]:
         """Seed, upgrade, downgrade, upgrade again; returns the schema the revision leaves the walk in."""
         bind, verdicts = self.bind, self.verdicts
-        data = self.seed(before, parents_label(self.project, rev))
+        data = Upgraded({}) if rev == self.walk.unseeded else self.seed(before, parents_label(self.project, rev))
         # On PostgreSQL a first upgrade is tolerant, to tell a revision that passes only inside one
         # `alembic upgrade` command (a type made earlier in that command); otherwise its failure ends the walk.
         postgresql = self.conn.dialect.name == "postgresql"
