@@ -96,3 +96,40 @@ def test_an_upgrade_only_history_skips_the_downgrade_checks_and_checks_every_upg
     assert record["reach"]["test_upgrade"] == [3, 3]
     assert record["reach"]["test_data_preserved"] == [3, 3]
     assert "downgrade of" not in result.stdout.str()  # no failure, no note per `pass` downgrade
+
+
+# create_all: a revision that creates a table its own downgrade drops loses nothing.
+NOTES = {
+    **ADOPTED,
+    "0003_note": revision(
+        "0003",
+        "0002",
+        'op.create_table("note", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("body", sa.Text()))',
+        'op.drop_table("note")',
+        message="note",
+    ),
+}
+NOTE_MODEL = ADOPTED_MODELS + (
+    'note = sa.Table("note", metadata, sa.Column("id", sa.Integer(), primary_key=True), sa.Column("body", sa.Text()))\n'
+)
+
+
+def test_from_create_all_a_table_a_revision_creates_and_drops_loses_nothing(project, run_checks, engine):
+    project(NOTES, NOTE_MODEL, pytest_ini="migrations_start = create_all\n")
+    result = run_checks(engines=engine)
+    assert set(item_outcomes(result).values()) == {"passed"}, result.stdout.str()
+    assert "lost" not in result.stdout.str()
+
+
+def test_a_failing_create_all_says_so_and_names_the_prepare_hook(project, run_checks):
+    models = ADOPTED_MODELS + (
+        'bad = sa.Table("bad", metadata, sa.Column("id", sa.Integer(), primary_key=True), '
+        'sa.Column("c", sa.Integer(), sa.CheckConstraint("no_such_function(c) > 0")))\n'
+    )
+    project(ADOPTED, models, pytest_ini="migrations_start = create_all\n")
+    result = run_checks(engines="postgresql")
+    lines = failure_lines(result, "test_upgrade[postgresql]")
+    assert lines[1].startswith("migrations_start = create_all: metadata.create_all failed on postgresql")
+    assert "pytest_migrations_prepare_database" in lines[1]
+    assert lines[-1].startswith("psycopg2.errors.UndefinedFunction") or "no_such_function" in lines[-1]
+    assert "could not inspect" not in result.stdout.str()

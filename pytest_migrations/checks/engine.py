@@ -225,8 +225,9 @@ def run_engine(
         for bind, found in walk_metadata.items():
             wanted = model_metadata(metadata, bind, found) is not None
             build = models[bind].result() if bind in models else None
+            why = blocked or (f"not checked: {stops[0]}" if stops else None)
             model_verdict(
-                verdicts[MODEL], heads.get(bind), wanted, build, bind, options, blocked, bool(project.flask_binds)
+                verdicts[MODEL], heads.get(bind), wanted, build, bind, options, why, bool(project.flask_binds)
             )
     report.walked = len(walked)
     if coverage.tables:

@@ -45,6 +45,7 @@ from pytest_migrations.walk import (
     Move,
     StepResult,
     WalkRestart,
+    describe_error,
 )
 
 Moves = Generator[Move, StepResult | None, None]
@@ -213,8 +214,11 @@ class WalkRun:
         return lambda connection: seeding.delete_all_rows(connection, snapshot.tables)
 
     def seed(self, snapshot: schemas.Snapshot, parent: str) -> Upgraded:
+        """Rows into the tables there are now; what they hold is what the next move must not lose."""
         if self.state is None:
             return Upgraded({})
+        for name in [name for name in self.state.known if name not in snapshot.tables]:
+            self.state.forget(name)  # dropped since it was read (e.g. by the downgrade before a create_all cycle)
         seeding.seed_tables(self.conn, snapshot, self.state, parent, self.supply)
         return Upgraded(dict(self.state.known))
 
@@ -459,7 +463,18 @@ class WalkRun:
             for verdict in verdicts.values():
                 verdict.problem(text)
             return
-        create_model(self.conn, model if isinstance(model, (list, tuple)) else [model])
+        try:
+            create_model(self.conn, model if isinstance(model, (list, tuple)) else [model])
+        except sa.exc.SQLAlchemyError as exc:
+            text = (
+                f"migrations_start = create_all: metadata.create_all failed on {engine}{on}, so no revision was "
+                "walked. Create what it needs first (an extension, a schema, a type) in a "
+                "pytest_migrations_prepare_database hook in conftest.py.\n" + describe_error(exc)
+            )
+            for verdict in verdicts.values():
+                verdict.problem(text)
+            self.walk.stops.append(text)
+            return
         for rev in self.order:  # `alembic stamp head`
             yield from self.apply(Move("upgrade", rev, "stamp", bind, record_only=True))
         top = current = self.reader.snapshot(self.conn)
