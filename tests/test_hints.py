@@ -57,12 +57,13 @@ def test_mysql_error_1553_says_the_index_is_needed_by_a_foreign_key(project, run
         lines[2] == "If 0001 is meant to be irreversible, declare it in the pytest ini: migrations_irreversible = 0001"
     )
     assert lines[3] == HINT_1553
-    assert lines[4].startswith("at ") and lines[4].endswith("0001_parent_child.py:29")
-    assert lines[5] == "while running: DROP INDEX ix_child_parent_id ON child"
-    assert lines[6] == (
+    assert lines[4] == "To see it by hand: alembic upgrade 0001 && alembic downgrade -1"
+    assert lines[5].startswith("at ") and lines[5].endswith("0001_parent_child.py:29")
+    assert lines[6] == "while running: DROP INDEX ix_child_parent_id ON child"
+    assert lines[7] == (
         "pymysql.OperationalError: (1553, \"Cannot drop index 'ix_child_parent_id': needed in a foreign key constraint\")"
     )
-    assert len(lines) == 7
+    assert len(lines) == 8
 
 
 def test_a_failed_downgrade_mysql_cannot_undo_is_told_in_full_once(project, run_checks):
@@ -142,20 +143,22 @@ def test_postgresql_dependent_objects_are_named_with_the_order_that_drops_them(p
         lines[2] == "If 0001 is meant to be irreversible, declare it in the pytest ini: migrations_irreversible = 0001"
     )
     assert lines[3] == HINT_DEPENDENTS
-    assert lines[4].startswith("at ") and lines[4].endswith("0001_parent_child.py:26")
-    assert lines[5] == "while running: DROP TABLE parent"
-    assert lines[6] == (
+    assert lines[4] == "To see it by hand: alembic upgrade 0001 && alembic downgrade -1"
+    assert lines[5].startswith("at ") and lines[5].endswith("0001_parent_child.py:26")
+    assert lines[6] == "while running: DROP TABLE parent"
+    assert lines[7] == (
         "psycopg2.DependentObjectsStillExist: cannot drop table parent because other objects depend on it "
         "DETAIL: constraint child_parent_id_fkey on table child depends on table parent "
         "HINT: Use DROP ... CASCADE to drop the dependent objects too."
     )
-    assert len(lines) == 7
+    assert len(lines) == 8
     # MariaDB refuses the same DROP TABLE with another error (1451), which is not one of these: no hint.
     assert failed_checks(result, "mysql") == {"test_stepwise_roundtrip", "test_downgrade", "test_roundtrip"}
     mysql = failure_lines(result, "test_stepwise_roundtrip[mysql]")
-    assert mysql[3].startswith("at ") and mysql[4] == "while running: DROP TABLE parent"
-    assert mysql[5].startswith("pymysql.IntegrityError: (1451, ")
-    assert len(mysql) == 6
+    assert mysql[3] == "To see it by hand: alembic upgrade 0001 && alembic downgrade -1"
+    assert mysql[4].startswith("at ") and mysql[5] == "while running: DROP TABLE parent"
+    assert mysql[6].startswith("pymysql.IntegrityError: (1451, ")
+    assert len(mysql) == 7
 
 
 # ------------------------------------------------------------ SQLite ALTER without batch mode
@@ -210,8 +213,9 @@ def test_sqlite_alter_without_batch_mode_says_use_batch_mode(project, run_checks
     lines = failure_lines(result, "test_upgrade[sqlite]")
     assert lines[1] == 'upgrade to 0002 ("change", migrations/versions/0002_change.py) failed on sqlite.'
     assert lines[2] == sqlite_hint(table)
-    assert lines[3].startswith("at ") and lines[3].endswith("0002_change.py:17")
-    assert lines[4:] == ([statement] if statement else []) + [error]
+    assert lines[3] == "To see it by hand: alembic upgrade 0002"
+    assert lines[4].startswith("at ") and lines[4].endswith("0002_change.py:17")
+    assert lines[5:] == ([statement] if statement else []) + [error]
 
 
 # ------------------------------------------------------------ PostgreSQL type created twice
@@ -251,8 +255,9 @@ def test_postgresql_type_created_twice_says_create_it_once(project, run_checks):
     lines = failure_lines(result, "test_upgrade[postgresql]")
     assert lines[1] == 'upgrade to 0001 ("item", migrations/versions/0001_item.py) failed on postgresql.'
     assert lines[2] == HINT_TYPE
-    assert lines[3].startswith("at ") and lines[3].endswith("0001_item.py:20")
-    assert lines[4:] == [
+    assert lines[3] == "To see it by hand: alembic upgrade 0001"
+    assert lines[4].startswith("at ") and lines[4].endswith("0001_item.py:20")
+    assert lines[5:] == [
         "while running: CREATE TYPE status AS ENUM ('a', 'b')",
         'psycopg2.DuplicateObject: type "status" already exists',
     ]
@@ -426,9 +431,10 @@ def test_a_failure_without_these_errors_gets_no_hint(project, run_checks, engine
     assert (
         lines[2] == "If 0001 is meant to be irreversible, declare it in the pytest ini: migrations_irreversible = 0001"
     )
-    assert lines[3].startswith("at ")
-    assert lines[4].startswith("while running: DROP INDEX ")
-    assert len(lines) == 6
+    assert lines[3] == "To see it by hand: alembic upgrade 0001 && alembic downgrade -1"
+    assert lines[4].startswith("at ")
+    assert lines[5].startswith("while running: DROP INDEX ")
+    assert len(lines) == 7
 
 
 # ------------------------------------------------------------ the failing statement as written

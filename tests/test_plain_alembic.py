@@ -7,9 +7,9 @@ commands on the same project (tests/oracle.py), never from reading the history b
 from __future__ import annotations
 
 import pytest
-from oracle import plain_alembic_facts
 
-from conftest import item_outcomes, revision
+from conftest import item_failure, item_outcomes, revision
+from oracle import Alembic, fresh_database, plain_alembic_facts
 
 CHECKED = ("test_upgrade", "test_stepwise_roundtrip", "test_downgrade", "test_roundtrip")
 
@@ -92,3 +92,40 @@ def test_the_plugin_gives_plain_alembics_verdicts(history, project, run_checks, 
     result = run_checks(engines=engine)
     got = item_outcomes(result)
     assert {check: got[f"{check}[{engine}]"] for check in CHECKED} == expected, result.stdout.str()
+
+
+FORGETS_A_COLUMN = {
+    "0001_item": revision("0001", None, ITEM, 'op.drop_table("item")', message="item"),
+    "0002_price": revision(
+        "0002", "0001", 'op.add_column("item", sa.Column("price", sa.Integer(), nullable=True))', "pass"
+    ),
+    "0003_stock": revision(
+        "0003",
+        "0002",
+        'op.add_column("item", sa.Column("stock", sa.Integer(), nullable=True))',
+        'raise NotImplementedError("no way back")',
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("check", "revision_id"), [("test_stepwise_roundtrip", "0002"), ("test_stepwise_roundtrip", "0003")]
+)
+def test_the_commands_a_failure_names_reproduce_it_with_plain_alembic(
+    check, revision_id, project, run_checks, engine, tmp_path
+):
+    root = project(FORGETS_A_COLUMN)
+    result = run_checks(engines=engine)
+    message = item_failure(result, f"{check}[{engine}]")
+    paragraph = next(
+        p
+        for p in message.split("\n\n")
+        if (f" of {revision_id} " in p or f" to {revision_id} " in p) and "To see it by hand: " in p
+    )
+    line = next(line for line in paragraph.splitlines() if line.startswith("To see it by hand: "))
+    commands = [command.split() for command in line.removeprefix("To see it by hand: ").split(" && ")]
+    with fresh_database(engine, tmp_path) as url:
+        alembic = Alembic(root, url)
+        outcomes = [alembic.run(verb, target) for _tool, verb, target in commands]
+    # Every command but the last succeeds; the last fails, as the walk's move did.
+    assert outcomes == [True] * (len(commands) - 1) + [False], (line, outcomes)

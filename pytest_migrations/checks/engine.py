@@ -187,7 +187,7 @@ def run_engine(
                 # Were the rows the cause? The next walk is brought to its parent with plain upgrades, runs it on
                 # empty tables, and seeds again after it: the data check goes on checking what follows.
                 pending_data_failure = move
-                pending_failure_text = step_failure(project, engine, move, error, with_rows=True)
+                pending_failure_text = step_failure(project, engine, move, error, with_rows=True, start=options.start)
                 pending_failure_error = error
                 unseeded = move.revision
                 position = order.index(move.revision)
@@ -199,7 +199,9 @@ def run_engine(
                     f"are not the cause (see {UPGRADE}[{engine}])."
                 )
                 pending_data_failure = None
-            verdicts[PHASE_OWNER[move.phase]].problem(_failure(project, engine, walk, move, error), error)
+            verdicts[PHASE_OWNER[move.phase]].problem(
+                _failure(project, engine, walk, move, error, options.start), error
+            )
             if move.phase in ("upgrade", "replay"):
                 blocked = f"not checked: the upgrade to {move.revision} fails (see {UPGRADE}[{engine}])."
                 for check in (STEPWISE, DOWNGRADE, ROUNDTRIP, MODEL, DATA):
@@ -236,7 +238,7 @@ def run_engine(
     return report
 
 
-def _failure(project: Project, engine: str, walk: Walk, move: Move, error: BaseException) -> str:
+def _failure(project: Project, engine: str, walk: Walk, move: Move, error: BaseException, start: str) -> str:
     """A move that ended the walk; the same cause told earlier in the walk is pointed at, not told again."""
     on = "" if move.bind is None else f" [bind {move.bind or 'default'}]"
     if move.phase == "roundtrip" and move.revision in walk.only_in_one_command:
@@ -249,7 +251,7 @@ def _failure(project: Project, engine: str, walk: Walk, move: Move, error: BaseE
             f"the upgrade to {move.revision}{on} fails again after its downgrade (see {STEPWISE}[{engine}]); "
             "base -> head stops there."
         )
-    return step_failure(project, engine, move, error, with_rows=False)
+    return step_failure(project, engine, move, error, with_rows=False, start=start)
 
 
 def _told_once(verdicts: dict[str, Verdict], text: str, engine: str, error: BaseException | None = None) -> str:

@@ -92,6 +92,7 @@ def step_failure(
     with_rows: bool,
     left_behind: list[str] | tuple[str, ...] = (),
     hints: bool = True,
+    start: str = "base",
 ) -> str:
     """One failed move, as a paragraph: what failed, what is known of why, what to do, the SQL, the database's error.
 
@@ -137,6 +138,9 @@ def step_failure(
     hint = error_hint(engine, move, error, statement, type_told=cause_told) if hints else None
     if hint:
         lines.append(hint)
+    commands = by_hand(project, move, with_rows, start)
+    if commands:
+        lines.append(f"To see it by hand: {commands}")
     location = user_code_location(error, project.code_roots)
     if location:
         lines.append(f"at {location}")
@@ -144,6 +148,39 @@ def step_failure(
         lines.append(f"while running: {statement}")
     lines.append(text)
     return "\n".join(lines)
+
+
+def by_hand(project: Project, move: Move, with_rows: bool, start: str = "base") -> str | None:
+    """The plain `alembic` (or `flask db`) commands that make the same move on a fresh database, one at a time.
+
+    None where they would not be one unambiguous line: several heads, a merge revision.
+    """
+    rev = project.by_id[move.revision]
+    if len(project.heads) > 1 or len(rev.parents) > 1:
+        return None
+    tool = "flask db" if project.config_factory is not None else "alembic"
+    parent = rev.parents[0] if rev.parents else "base"
+    if start == "create_all":  # the database metadata.create_all builds, stamped at head, then down from there
+        ready = f"(on a database built by metadata.create_all) {tool} stamp heads && {tool} downgrade {parent}"
+        if move.phase == "stepwise" and move.direction == "upgrade":
+            return f"{ready} && {tool} upgrade {rev.id}"
+        if move.phase == "stepwise":
+            return f"{ready} && {tool} upgrade {rev.id} && {tool} downgrade -1"
+        if move.phase == "downgrade":
+            return ready
+        return None
+    rows = f" (then insert rows into its tables) && {tool} upgrade {rev.id}" if with_rows else ""
+    if move.phase in ("upgrade", "replay"):
+        return f"{tool} upgrade {parent}{rows}" if with_rows else f"{tool} upgrade {rev.id}"
+    up_to = f"{tool} upgrade {parent}{rows}" if with_rows else f"{tool} upgrade {rev.id}"
+    if move.phase == "stepwise":
+        again = f" && {tool} upgrade +1" if move.direction == "upgrade" else ""
+        return f"{up_to} && {tool} downgrade -1{again}"
+    if move.phase == "downgrade":
+        return f"{tool} upgrade heads && {tool} downgrade {parent}"
+    if move.phase == "roundtrip":
+        return f"{tool} upgrade heads && {tool} downgrade base && {tool} upgrade {rev.id}"
+    return None
 
 
 def error_hint(
@@ -288,18 +325,19 @@ def move_failed(
     move: Move,
     result: StepResult,
     left_behind: list[str] | tuple[str, ...] = (),
+    start: str = "base",
 ) -> None:
     """Record a tolerant move's failure with the check that owns it: the data check if only the rows made it fail."""
     assert result.error is not None
     if result.passes_without_rows:
         verdicts[DATA].problem(
-            step_failure(project, engine, move, result.error, with_rows=True)
+            step_failure(project, engine, move, result.error, with_rows=True, start=start)
             .replace("failed on", "fails only with rows present on", 1)
             .replace(" with seeded rows in the tables.", ": on empty tables it passes.", 1)
         )
         return
     verdicts[PHASE_OWNER[move.phase]].problem(
-        step_failure(project, engine, move, result.error, with_rows=False, left_behind=left_behind)
+        step_failure(project, engine, move, result.error, with_rows=False, left_behind=left_behind, start=start)
     )
 
 

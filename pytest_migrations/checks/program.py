@@ -192,7 +192,7 @@ class WalkRun:
         return self.project.by_id[rev].describe() + self.on
 
     def failed(self, move: Move, result: StepResult, **kwargs: Any) -> None:
-        move_failed(self.verdicts, self.project, self.engine, move, result, **kwargs)
+        move_failed(self.verdicts, self.project, self.engine, move, result, start=self.options.start, **kwargs)
 
     # ------------------------------------------------------------ rows
 
