@@ -20,7 +20,7 @@ def migrations_engine(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def migrator(request: pytest.FixtureRequest, migrations_engine: str) -> Iterator[Migrator]:
-    from pytest_migrations.plugin import get_session, record_warnings, unsupported_stack
+    from pytest_migrations.runtime import get_session, record_warnings, unsupported_stack
 
     unsupported = unsupported_stack(request.config)  # before importing what an unsupported SQLAlchemy breaks
     if unsupported is not None:

@@ -73,7 +73,7 @@ def _target_identity(dialect: Any, cargs: list[Any], cparams: dict[str, Any]) ->
 
 
 def foreign_database_message(dialect: str, found: str, throwaway: dict[str, URL], url_env: tuple[str, ...] = ()) -> str:
-    from pytest_migrations.providers import DB_PREFIX
+    from pytest_migrations.providers.base import DB_PREFIX
 
     expected = next(iter(throwaway.values()), None)
     what = (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -10,16 +9,15 @@ import pytest
 
 from pytest_migrations import hooks
 from pytest_migrations.fixtures import migrations_engine, migrator  # noqa: F401 - fixtures registered here
-from pytest_migrations.settings import add_options, read_settings
+from pytest_migrations.runtime import get_session, record_warnings, require_supported_stack, unsupported_stack
+from pytest_migrations.settings import add_options
 
 # SQLAlchemy and Alembic are imported only once a run needs them: a session without
 # --migrations (and without the migrator fixture) pays nothing for this plugin.
 if TYPE_CHECKING:
-    from pytest_migrations.session import MigrationsSession
+    pass
 
-SESSION = pytest.StashKey["MigrationsSession"]()
 COLLECTED = pytest.StashKey[bool]()
-STACK_PROBLEM = pytest.StashKey["str | None"]()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -28,80 +26,6 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
-
-
-def unsupported_stack(config: pytest.Config) -> str | None:
-    """What is wrong with the installed SQLAlchemy, Alembic or pytest, or None; asked before anything imports them."""
-    if STACK_PROBLEM not in config.stash:
-        from pytest_migrations.stack import CORE, check_installed
-
-        config.stash[STACK_PROBLEM] = check_installed(CORE)
-    return config.stash[STACK_PROBLEM]
-
-
-def require_supported_stack(config: pytest.Config) -> None:
-    """One usage error naming each unsupported package, instead of an INTERNALERROR deep inside a walk."""
-    problem = unsupported_stack(config)
-    if problem is not None:
-        raise pytest.UsageError(f"pytest-migrations: {problem}")
-
-
-def get_session(config: pytest.Config) -> MigrationsSession:
-    require_supported_stack(config)
-    from pytest_migrations.session import MigrationsSession
-
-    if SESSION not in config.stash:
-        settings = read_settings(config)
-
-        def supply(revision: str, table: str) -> list[dict[str, Any]] | None:
-            return config.hook.pytest_migrations_rows(revision=revision, table=table)
-
-        def prepare(connection: Any, engine: str) -> None:
-            config.hook.pytest_migrations_prepare_database(connection=connection, engine=engine)
-
-        def find_preparer() -> Callable[[Any, str], None] | None:
-            # Asked when a database is made, not now: conftest.py files below the rootdir load later.
-            return prepare if config.hook.pytest_migrations_prepare_database.get_hookimpls() else None
-
-        def run_env(run: Callable[[], None]) -> None:
-            # Looked up at each run, like the preparer: a conftest.py below the rootdir may implement it.
-            if config.hook.pytest_migrations_run_env.get_hookimpls():
-                config.hook.pytest_migrations_run_env(run=run)
-            else:
-                run()
-
-        session = MigrationsSession(settings, supply_rows=supply, find_preparer=find_preparer, run_env=run_env)
-        config.stash[SESSION] = session
-        config.add_cleanup(session.close)
-        config.add_cleanup(terminate_as_interrupt())
-    return config.stash[SESSION]
-
-
-def terminate_as_interrupt() -> Callable[[], None]:
-    """SIGTERM (a cancelled CI job, `timeout`, `docker stop`) stops the run as Ctrl-C does.
-
-    Python's default for SIGTERM ends the process on the spot: throwaway databases stay on the
-    server and private servers keep running. Routed to the SIGINT handler (the walk's own while it
-    runs, which notices interrupts a migration swallows), it unwinds through the same cleanup.
-    Only when nobody else handles SIGTERM, and only in the main thread. Returns the undo.
-    """
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-    previous = signal.getsignal(signal.SIGTERM)
-    if previous is not signal.SIG_DFL:
-        return lambda: None
-
-    def on_terminate(signum: int, frame: Any) -> None:
-        handler = signal.getsignal(signal.SIGINT)
-        if callable(handler):
-            handler(signal.SIGINT, frame)
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_terminate)
-    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 @pytest.hookimpl(trylast=True)
@@ -228,47 +152,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
 
         report.sections = [(title, mask_text(content)) for title, content in report.sections]
     return report
-
-
-def record_warnings(item: pytest.Item, found: list[Any]) -> None:
-    """Warnings env.py and the revisions raised, into pytest's warnings summary under `item`.
-
-    The project's filters decide what is shown (`ignore` hides a warning), but an `error` filter
-    shows it instead of failing: it is meant for the project's tests, and would otherwise fail every
-    check of a correct history over a library's deprecation notice.
-    """
-    import warnings
-
-    for message in found:
-        if _filter_action(warnings.filters, message) == "ignore":
-            continue
-        item.ihook.pytest_warning_recorded.call_historic(
-            kwargs=dict(warning_message=message, when="runtest", nodeid=item.nodeid, location=None)
-        )
-
-
-def _filter_action(filters: Any, message: Any) -> str:
-    """The action the first matching entry of `filters` takes on `message`, as warnings.warn_explicit decides."""
-    import os
-
-    text = str(message.message)
-    module = os.path.splitext(os.path.basename(message.filename))[0]
-    for action, pattern, category, module_pattern, lineno in filters:
-        if (
-            _matches(pattern, text)
-            and issubclass(message.category, category)
-            and _matches(module_pattern, module)
-            and (lineno == 0 or lineno == message.lineno)
-        ):
-            return action
-    return "default"
-
-
-def _matches(pattern: Any, text: str) -> bool:
-    """A filter field as the warnings module reads it: None for any, a regex, or (Python's own defaults) a string."""
-    if pattern is None:
-        return True
-    return pattern == text if isinstance(pattern, str) else bool(pattern.match(text))
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
