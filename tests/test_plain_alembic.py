@@ -156,3 +156,44 @@ def test_the_commands_a_failure_names_reproduce_it_with_plain_alembic(
         outcomes = [alembic.run(verb, target) for _tool, verb, target in commands]
     # Every command but the last succeeds; the last fails, as the walk's move did.
     assert outcomes == [True] * (len(commands) - 1) + [False], (line, outcomes)
+
+
+# A downgrade that deletes the row a later table's seeded rows point at: it fails only with those rows.
+DELETES_A_PARENT_ROW = {
+    "0001_payments": revision(
+        "0001",
+        None,
+        """
+        op.create_table("payments", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("status", sa.String(20)))
+        op.execute("INSERT INTO payments (id, status) VALUES (1, 'inserted')")
+        """,
+        'op.drop_table("payments")',
+    ),
+    "0002_employees": revision(
+        "0002",
+        "0001",
+        """
+        op.create_table(
+            "employees",
+            sa.Column("id", sa.Integer(), primary_key=True),
+            sa.Column("payments_id", sa.Integer(), sa.ForeignKey("payments.id")),
+        )
+        """,
+        'op.drop_table("employees")',
+    ),
+    "0003_cleanup": revision(
+        "0003", "0002", "pass", """op.execute("DELETE FROM payments WHERE status = 'inserted'")"""
+    ),
+}
+
+
+def test_a_failure_plain_alembic_does_not_give_is_the_plugins_warning_not_the_users_failure(project, run_checks):
+    """On MySQL the walk cannot tell this rows-only failure from the downgrade's own (its DDL commits as it runs):
+    the replay on an empty database passes, so the stepwise check does not blame the revision."""
+    project(DELETES_A_PARENT_ROW)
+    result = run_checks(engines="mysql")
+    outcomes = item_outcomes(result)
+    assert outcomes["test_stepwise_roundtrip[mysql]"] == "passed"
+    out = result.stdout.str()
+    assert "ReplayMismatch: pytest-migrations met a failure on mysql that plain Alembic does not give" in out
+    assert "(alembic upgrade 0003 && alembic downgrade -1)" in out

@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from pytest_migrations.checks.verdicts import DATA, PHASE_OWNER, CheckOptions, Verdict
 from pytest_migrations.guard import ForeignDatabase
 from pytest_migrations.project import Project, user_code_location
+from pytest_migrations.replay import Claim
+from pytest_migrations.replay import by_hand as replay_commands
 from pytest_migrations.walk import (
     Move,
     StepResult,
@@ -160,6 +162,9 @@ def by_hand(project: Project, move: Move, with_rows: bool, start: str = "base") 
         return None
     tool = "flask db" if project.config_factory is not None else "alembic"
     parent = rev.parents[0] if rev.parents else "base"
+    if start == "base" and not with_rows:  # what replay runs, word for word
+        commands = replay_commands(project, move.revision, move.phase, move.direction)
+        return " && ".join(f"{tool} {verb} {target}" for verb, target in commands) if commands else None
     if start == "create_all":  # the database metadata.create_all builds, stamped at head, then down from there
         ready = f"(on a database built by metadata.create_all) {tool} stamp heads && {tool} downgrade {parent}"
         if move.phase == "stepwise" and move.direction == "upgrade":
@@ -169,17 +174,13 @@ def by_hand(project: Project, move: Move, with_rows: bool, start: str = "base") 
         if move.phase == "downgrade":
             return ready
         return None
-    rows = f" (then insert rows into its tables) && {tool} upgrade {rev.id}" if with_rows else ""
+    # With rows: the way up stops at the parent, for rows to go in before the move.
+    up_to = f"{tool} upgrade {parent} (then insert rows into its tables) && {tool} upgrade {rev.id}"
     if move.phase in ("upgrade", "replay"):
-        return f"{tool} upgrade {parent}{rows}" if with_rows else f"{tool} upgrade {rev.id}"
-    up_to = f"{tool} upgrade {parent}{rows}" if with_rows else f"{tool} upgrade {rev.id}"
+        return up_to
     if move.phase == "stepwise":
         again = f" && {tool} upgrade +1" if move.direction == "upgrade" else ""
         return f"{up_to} && {tool} downgrade -1{again}"
-    if move.phase == "downgrade":
-        return f"{tool} upgrade heads && {tool} downgrade {parent}"
-    if move.phase == "roundtrip":
-        return f"{tool} upgrade heads && {tool} downgrade base && {tool} upgrade {rev.id}"
     return None
 
 
@@ -326,8 +327,12 @@ def move_failed(
     result: StepResult,
     left_behind: list[str] | tuple[str, ...] = (),
     start: str = "base",
-) -> None:
-    """Record a tolerant move's failure with the check that owns it: the data check if only the rows made it fail."""
+) -> Claim | None:
+    """Record a tolerant move's failure with the check that owns it: the data check if only the rows made it fail.
+
+    Returns the claim replay must confirm: the failure and the plain commands that give it (none for a
+    failure only rows cause, or from create_all, which no one line of commands gives).
+    """
     assert result.error is not None
     if result.passes_without_rows:
         verdicts[DATA].problem(
@@ -335,10 +340,12 @@ def move_failed(
             .replace("failed on", "fails only with rows present on", 1)
             .replace(" with seeded rows in the tables.", ": on empty tables it passes.", 1)
         )
-        return
-    verdicts[PHASE_OWNER[move.phase]].problem(
-        step_failure(project, engine, move, result.error, with_rows=False, left_behind=left_behind, start=start)
-    )
+        return None
+    check = PHASE_OWNER[move.phase]
+    text = step_failure(project, engine, move, result.error, with_rows=False, left_behind=left_behind, start=start)
+    verdicts[check].problem(text)
+    commands = replay_commands(project, move.revision, move.phase, move.direction) if start == "base" else None
+    return Claim(check, text, commands) if commands else None
 
 
 ISSUES_URL = "https://github.com/pytest-migrations/pytest-migrations/issues"

@@ -39,6 +39,7 @@ from pytest_migrations.checks.verdicts import (
     Verdict,
 )
 from pytest_migrations.project import Project
+from pytest_migrations.replay import Claim
 from pytest_migrations.seeding.enums import enum_values_in_metadata, enum_values_in_revisions
 from pytest_migrations.walk import (
     DriveOutcome,
@@ -72,6 +73,7 @@ class Walk:
     # Per revision, what its moves did (upgrade, downgrade, reupgrade: ok or not; stepwise_equal): the facts a
     # user gets from `alembic upgrade REV && alembic downgrade -1 && alembic upgrade +1`, compared in the tests.
     facts: dict[str, dict[str, bool]] = field(default_factory=dict)
+    claims: list[Claim] = field(default_factory=list)  # failures told, for replay to confirm (replay.confirm)
 
 
 @dataclass
@@ -192,7 +194,9 @@ class WalkRun:
         return self.project.by_id[rev].describe() + self.on
 
     def failed(self, move: Move, result: StepResult, **kwargs: Any) -> None:
-        move_failed(self.verdicts, self.project, self.engine, move, result, start=self.options.start, **kwargs)
+        claim = move_failed(self.verdicts, self.project, self.engine, move, result, start=self.options.start, **kwargs)
+        if claim is not None:
+            self.walk.claims.append(claim)
 
     # ------------------------------------------------------------ rows
 
@@ -314,7 +318,7 @@ class WalkRun:
         down = yield from self.apply(
             Move("downgrade", rev, "stepwise", bind, tolerant=True, emptier=self.emptier(after), cycle="open")
         )
-        facts["downgrade"] = down.error is None
+        facts["downgrade"] = down.error is None or bool(down.passes_without_rows)  # as on plain Alembic's empty tables
         if down.error is not None:
             self.walk.failed_downgrades.add(rev)
             self.failed(Move("downgrade", rev, "stepwise", bind), down)
@@ -329,7 +333,7 @@ class WalkRun:
         left_behind = self.after_downgrade(rev, data, before, after, back)
 
         again = yield from self.apply(Move("upgrade", rev, "stepwise", bind, tolerant=True, cycle="close"))
-        facts["reupgrade"] = again.error is None
+        facts["reupgrade"] = again.error is None or bool(again.passes_without_rows)
         facts["stepwise_equal"] = not left_behind
         if again.error is not None:
             self.walk.failed_reupgrades.add(rev)
