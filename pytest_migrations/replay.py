@@ -6,7 +6,8 @@ run of env.py each, on a database nobody else touched), fail the same way. Claim
 after the walks, in history order, on one database that only goes up (the shared way up): for
 each claim it is brought to the claim's first target, cloned (PostgreSQL `CREATE DATABASE ...
 TEMPLATE`, a file copy on SQLite), and the claim's other commands run on the clone, which is then
-dropped. MySQL's copies are table by table and lose foreign keys: there each claim runs on a fresh
+dropped; on PostgreSQL a claim of one failing command runs on the shared database itself, which
+rolls the failed command back whole. MySQL's copies are table by table and lose foreign keys: there each claim runs on a fresh
 database. A green history has no claims and pays nothing.
 """
 
@@ -114,6 +115,14 @@ def confirm(
                     unconfirmed.append(claim)  # the way up itself fails: not what the walk met
                     continue
                 at = first[1]
+            if server.engine == "postgresql" and len(rest) == 1:
+                # One failing command on PostgreSQL is rolled back whole: the shared database stays where it
+                # was, and needs no clone (each costs the server a quarter of a second).
+                if run_command(project, shared.url, server, rest[0], found) is None:
+                    unconfirmed.append(claim)
+                    shared.drop()  # it moved: start the way up again
+                    shared, at = fresh(), None
+                continue
             try:
                 clone = server.create_database(template=shared)
             except Exception:  # e.g. an app's pool still holds a connection to it: the claim stands as told
