@@ -6,7 +6,7 @@ import json
 
 from test_broken_history import ADOPTED, ADOPTED_MODELS
 
-from conftest import failure_lines, item_outcomes, item_reports, revision
+from conftest import failure_lines, item_failure, item_outcomes, item_reports, revision
 
 PASS_DOWNGRADES = {
     f"000{n}_c{n}": revision(
@@ -133,3 +133,18 @@ def test_a_failing_create_all_says_so_and_names_the_prepare_hook(project, run_ch
     assert "pytest_migrations_prepare_database" in lines[1]
     assert lines[-1].startswith("psycopg2.errors.UndefinedFunction") or "no_such_function" in lines[-1]
     assert "could not inspect" not in result.stdout.str()
+
+
+def test_from_create_all_drift_is_told_once_by_the_model_check(project, run_checks, engine):
+    """The model has a column no revision creates: only test_model_matches_migrations says so."""
+    drifted = ADOPTED_MODELS.replace(
+        '    sa.Column("total", sa.Numeric(10, 2), nullable=False, index=True),\n',
+        '    sa.Column("total", sa.Numeric(10, 2), nullable=False, index=True),\n    sa.Column("note", sa.String(40)),\n',
+    )
+    assert drifted != ADOPTED_MODELS
+    project(ADOPTED, drifted, pytest_ini="migrations_start = create_all\n")
+    result = run_checks(engines=engine)
+    outcomes = item_outcomes(result)
+    assert outcomes.pop(f"test_model_matches_migrations[{engine}]") == "failed"
+    assert set(outcomes.values()) == {"passed"}, result.stdout.str()
+    assert "orders.note" in item_failure(result, f"test_model_matches_migrations[{engine}]")
