@@ -67,7 +67,7 @@ def fresh_database(engine: str, directory: Path) -> Iterator[sa.engine.URL]:
         finally:
             path.unlink(missing_ok=True)
         return
-    admin_url = sa.make_url(SERVER_URLS[engine])
+    admin_url = sa.engine.make_url(SERVER_URLS[engine])
     if "+" not in admin_url.drivername:  # the drivers the suite installs, whatever SQLAlchemy's default
         admin_url = admin_url.set(drivername={"postgresql": "postgresql+psycopg2", "mysql": "mysql+pymysql"}[engine])
     name = f"oracle_{uuid.uuid4().hex[:10]}"

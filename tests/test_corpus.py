@@ -110,7 +110,7 @@ def test_the_plugin_finds_plain_alembics_facts(seed, project, run_checks, engine
             # PyMySQL builds a TLS context for every connection (~40 ms) and the oracle connects some 250
             # times a history: without TLS, for the oracle alone (the plugin's run keeps the URL as given).
             if engine == "mysql":
-                url = sa.make_url(SERVER_URLS["mysql"]).update_query_dict({"ssl_disabled": "true"})
+                url = sa.engine.make_url(SERVER_URLS["mysql"]).update_query_dict({"ssl_disabled": "true"})
                 patch.setitem(SERVER_URLS, "mysql", url.render_as_string(hide_password=False))
             oracle = by_revision(plain_alembic_facts(root, engine, tmp_path))
         result = run_checks(engines=engine)
