@@ -89,7 +89,7 @@ def run_engine(
     blocked: str | None = None
     walked: set[str] = set()
     coverage = seeding.Coverage()
-    reach = Reach.plan([rev.id for rev in project.revisions], options)
+    reach = Reach.plan(order, options)
     stops: list[str] = []  # why parts of the walks ended early, first first
     claims: list[Claim] = []  # failures the walks told, each confirmed by plain Alembic before it stands
     # What a walk told in full, shared with the walks after it so that they point there (one cause, one message).
