@@ -37,7 +37,7 @@ class Claim:
     commands: tuple[Command, ...]
 
 
-def by_hand(project: Project, revision: str, phase: str, direction: str) -> tuple[Command, ...] | None:
+def plain_commands(project: Project, revision: str, phase: str, direction: str) -> tuple[Command, ...] | None:
     """The commands that make a from-base walk's move on a fresh database; None where no one line says it.
 
     Several heads or a merge revision have no unambiguous `-1` / `+1`.

@@ -11,8 +11,7 @@ import sqlalchemy as sa
 from pytest_migrations.checks.verdicts import DATA, PHASE_OWNER, CheckOptions, Verdict
 from pytest_migrations.guard import ForeignDatabase
 from pytest_migrations.project import Project, user_code_location
-from pytest_migrations.replay import Claim
-from pytest_migrations.replay import by_hand as replay_commands
+from pytest_migrations.replay import Claim, plain_commands
 from pytest_migrations.walk import (
     Move,
     StepResult,
@@ -163,7 +162,7 @@ def by_hand(project: Project, move: Move, with_rows: bool, start: str = "base") 
     tool = "flask db" if project.config_factory is not None else "alembic"
     parent = rev.parents[0] if rev.parents else "base"
     if start == "base" and not with_rows:  # what replay runs, word for word
-        commands = replay_commands(project, move.revision, move.phase, move.direction)
+        commands = plain_commands(project, move.revision, move.phase, move.direction)
         return " && ".join(f"{tool} {verb} {target}" for verb, target in commands) if commands else None
     if start == "create_all":  # the database metadata.create_all builds, stamped at head, then down from there
         ready = f"(on a database built by metadata.create_all) {tool} stamp heads && {tool} downgrade {parent}"
@@ -344,7 +343,7 @@ def move_failed(
     check = PHASE_OWNER[move.phase]
     text = step_failure(project, engine, move, result.error, with_rows=False, left_behind=left_behind, start=start)
     verdicts[check].problem(text)
-    commands = replay_commands(project, move.revision, move.phase, move.direction) if start == "base" else None
+    commands = plain_commands(project, move.revision, move.phase, move.direction) if start == "base" else None
     return Claim(check, text, commands) if commands else None
 
 
