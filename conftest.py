@@ -107,8 +107,12 @@ def write_project(
     models: str | None = None,
     pytest_ini: str = "",
     env_py: str | None = None,
+    configure: str = "",
 ) -> Path:
-    """An ordinary `alembic init` project: generic env.py, untouched but for target_metadata."""
+    """An ordinary `alembic init` project: generic env.py, untouched but for target_metadata.
+
+    `configure`: more keyword arguments for env.py's context.configure, e.g. "compare_server_default=True".
+    """
     (root / "alembic.ini").write_text(ALEMBIC_INI)
     versions = root / "migrations" / "versions"
     versions.mkdir(parents=True, exist_ok=True)
@@ -119,6 +123,8 @@ def write_project(
         (root / "models.py").write_text(
             "import sqlalchemy as sa\n\nmetadata = sa.MetaData()\n\n" + textwrap.dedent(models)
         )
+    if configure:
+        env = env.replace("target_metadata=target_metadata", f"target_metadata=target_metadata, {configure}")
     (root / "migrations" / "env.py").write_text(env)
     for name, text in revisions.items():
         (versions / f"{name}.py").write_text(text)

@@ -143,7 +143,7 @@ class Summary:
                 shown = notes[:MAX_NOTES] + (
                     [f"... and {len(notes) - MAX_NOTES} more (-rP shows them all)"] if len(notes) > MAX_NOTES else []
                 )
-                out.extend(f"  note ({check}): {note}" for note in shown)
+                out.extend(f"  note ({check}): {note}".replace("\n", "\n    ") for note in shown)
             if stats.get("slowest"):
                 out.append(
                     "  slowest revisions: " + ", ".join(f"{rev} {sec * 1000:.0f}ms" for rev, sec in stats["slowest"])

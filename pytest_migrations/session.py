@@ -94,6 +94,7 @@ class MigrationsSession:
                 rows_per_table=self.settings.rows_per_table,
                 seed=self.settings.seed,
                 start=self.settings.start,
+                model_strict=self.settings.model_strict,
             )
         return self._options
 

@@ -98,6 +98,13 @@ def add_options(parser: pytest.Parser) -> None:
         default=[],
     )
     parser.addini(
+        "migrations_model_strict",
+        "Kinds of model difference that fail though autogenerate does not report them (e.g. server_default "
+        "check primary_key), or * for all.",
+        type="args",
+        default=[],
+    )
+    parser.addini(
         "migrations_url_env",
         "Environment variables env.py reads its database URL from; set to each throwaway database while env.py runs.",
         type="args",
@@ -132,6 +139,7 @@ class Settings:
     flask_env: dict[str, str] = field(default_factory=dict, repr=False)  # .env and .flaskenv of the rootdir
     start: str = "base"  # migrations_start
     connect_timeout: int = DEFAULT_CONNECT_TIMEOUT  # migrations_connect_timeout
+    model_strict: frozenset[str] = frozenset()  # migrations_model_strict: kinds failed though autogenerate skips them
 
 
 def _first(*values: str | None) -> str | None:
@@ -263,6 +271,36 @@ def _start(raw: str) -> str:
     return start
 
 
+# The kinds of model difference migrations_model_strict can make failures (schema.KINDS, less those
+# autogenerate always reports: tables, columns, nullability).
+STRICT_KINDS = (
+    "type",
+    "server_default",
+    "primary_key",
+    "foreign_key",
+    "unique",
+    "index",
+    "check",
+    "enum",
+    "sequence",
+    "schema",
+)
+
+
+def _model_strict(values: list[str]) -> frozenset[str]:
+    """The kinds of model difference that fail though autogenerate would not report them; `*` for all."""
+    kinds = {value.strip().strip(",") for value in values if value.strip().strip(",")}
+    if "*" in kinds:
+        return frozenset(STRICT_KINDS)
+    unknown = sorted(kinds - set(STRICT_KINDS))
+    if unknown:
+        raise pytest.UsageError(
+            f"pytest-migrations: migrations_model_strict names {', '.join(unknown)}, which is not a kind of "
+            f"difference; the kinds are {' '.join(STRICT_KINDS)}, or * for all of them."
+        )
+    return frozenset(kinds)
+
+
 def read_settings(config: pytest.Config) -> Settings:
     opt = config.getoption
     rootdir = Path(config.rootpath)
@@ -337,4 +375,5 @@ def read_settings(config: pytest.Config) -> Settings:
         flask_env=dotenv_values(rootdir) if flask_app else {},  # read only for a Flask app: it costs an import
         start=_start(config.getini("migrations_start")),
         connect_timeout=_connect_timeout(config.getini("migrations_connect_timeout")),
+        model_strict=_model_strict(config.getini("migrations_model_strict")),
     )

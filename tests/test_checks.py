@@ -221,17 +221,51 @@ def test_missing_index_fails_model_check(project, run_checks):
     ]
 
 
-def test_server_default_only_in_model_fails_model_check(project, run_checks):
+def test_server_default_only_in_model_is_a_note_when_autogenerate_does_not_compare_it(project, run_checks):
+    # env.py as `alembic init` writes it leaves compare_server_default off: `alembic check` passes, and so
+    # does the model check, telling the difference as a note with how to write it by hand.
     project(
         author_revisions('sa.Column("name", sa.String(50))'),
         author_model('sa.Column("name", sa.String(50), server_default="anonymous")'),
     )
     result = run_checks()
+    assert item_outcomes(result) == expected_outcomes()
+    result.stdout.fnmatch_lines(
+        [
+            "  note (test_model_matches_migrations): differences from the model that `alembic check` does not "
+            "report (not failed; `migrations_model_strict = server_default` makes them failures):",
+            "      author.name: server default none at head, 'anonymous' in the model",
+            "    server_default: autogenerate compares server defaults only when env.py's context.configure has "
+            "compare_server_default=True*",
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    "how",
+    [{"configure": "compare_server_default=True"}, {"pytest_ini": "migrations_model_strict = server_default check"}],
+    ids=["compare_server_default", "migrations_model_strict"],
+)
+def test_server_default_only_in_model_fails_when_compared(project, run_checks, how):
+    project(
+        author_revisions('sa.Column("name", sa.String(50))'),
+        author_model('sa.Column("name", sa.String(50), server_default="anonymous")'),
+        **how,
+    )
+    result = run_checks()
     assert item_outcomes(result) == expected_outcomes(test_model_matches_migrations="failed")
     result.assert_outcomes(passed=6, failed=1)
-    assert failure_lines(result, "test_model_matches_migrations[sqlite]")[2:] == [
-        "  author.name: server default none at head, 'anonymous' in the model"
-    ]
+    lines = failure_lines(result, "test_model_matches_migrations[sqlite]")
+    assert "  author.name: server default none at head, 'anonymous' in the model" in lines
+    # Autogenerate is advised only where it would write the migration.
+    assert ("alembic revision --autogenerate" in lines[1]) == ("configure" in how)
+
+
+def test_misspelt_strict_kind_is_a_usage_error(project, run_checks):
+    project(CLEAN, pytest_ini="migrations_model_strict = server-default\n")
+    result = run_checks()
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["*migrations_model_strict names server-default, which is not a kind*"])
 
 
 def test_no_target_metadata_skips_model_check(project, run_checks):
@@ -417,6 +451,7 @@ def test_ignore_rule_for_something_else_does_not_silence_it(project, run_checks,
         author_revisions('sa.Column("name", sa.String(50))'),
         author_model('sa.Column("name", sa.String(50), server_default="anonymous")'),
         pytest_ini=f"migrations_ignore =\n    {rule}\n",
+        configure="compare_server_default=True",
     )
     result = run_checks()
     assert item_outcomes(result) == expected_outcomes(test_model_matches_migrations="failed")

@@ -11,6 +11,7 @@ from typing import Any
 
 from pytest_migrations import schema as schemas
 from pytest_migrations import seeding
+from pytest_migrations.checks.autogenerate import AutogenerateView
 from pytest_migrations.checks.messages import between_moves_failure, env_failure, step_failure
 from pytest_migrations.checks.model import ModelBuild, build_model, model_metadata, model_target_for, model_verdict
 from pytest_migrations.checks.model_filters import ModelTarget
@@ -85,6 +86,7 @@ def run_engine(
     pending_failure_text = ""
     pending_failure_error: BaseException | None = None
     heads: dict[str | None, schemas.Snapshot] = {}
+    autogenerate: dict[str | None, AutogenerateView] = {}  # what `alembic check` reports at head, per bind
     walk_metadata: dict[str | None, Any] = {}
     blocked: str | None = None
     walked: set[str] = set()
@@ -168,6 +170,8 @@ def run_engine(
                     verdicts[DATA].problem(error)
             for bind, snapshot in walk.heads.items():  # per bind: a later walk may get a bind further
                 heads.setdefault(bind, snapshot)
+            for bind, view in walk.autogenerate.items():
+                autogenerate.setdefault(bind, view)
 
             if outcome.completed:
                 break
@@ -238,7 +242,15 @@ def run_engine(
             build = models[bind].result() if bind in models else None
             why = blocked or (f"not checked: {stops[0]}" if stops else None)
             model_verdict(
-                verdicts[MODEL], heads.get(bind), wanted, build, bind, options, why, bool(project.flask_binds)
+                verdicts[MODEL],
+                heads.get(bind),
+                wanted,
+                build,
+                bind,
+                options,
+                why,
+                bool(project.flask_binds),
+                autogenerate.get(bind),
             )
     report.walked = len(walked)
     if coverage.tables:

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from pytest_migrations import compat
 from pytest_migrations import schema as schemas
+from pytest_migrations.checks.autogenerate import AutogenerateView
 from pytest_migrations.checks.model_filters import ModelTarget, filtered
 from pytest_migrations.checks.verdicts import CheckOptions, Verdict
 from pytest_migrations.providers import Server
@@ -193,6 +194,7 @@ def model_verdict(
     options: CheckOptions,
     blocked: str | None,
     flask: bool = False,
+    view: AutogenerateView | None = None,
 ) -> None:
     on = "" if bind is None else f" [bind {bind or 'default'}]"
     autogenerate = 'flask db migrate -m "..."' if flask else 'alembic revision --autogenerate -m "..."'
@@ -215,13 +217,63 @@ def model_verdict(
         for d in schemas.diff(model, at_head, "in the model", "at head")
         if not schemas.ignored(d, options.ignore_rules)
     ]
-    if differences:
-        verdict.problem(
+    view = view or AutogenerateView()
+    reported = [d for d in differences if view.reports(d)]
+    by_hand = [d for d in differences if not view.reports(d) and d.kind in options.model_strict]
+    unreported = [d for d in differences if not view.reports(d) and d.kind not in options.model_strict]
+    enums = any(_enum_values_differ(d, model, at_head) for d in reported)
+    parts = []
+    if reported:
+        parts.append(
             f"the schema the migrations build{on} differs from what metadata.create_all builds "
-            f"(add a migration, e.g. `{autogenerate}`, or fix the model):\n  "
-            + "\n  ".join(d.text for d in differences)
-            + (ENUM_VALUES_BY_HAND if any(_enum_values_differ(d, model, at_head) for d in differences) else "")
+            f"(add a migration, e.g. `{autogenerate}`, or fix the model):\n  " + "\n  ".join(d.text for d in reported)
         )
+    if by_hand:
+        parts.append(
+            f"the schema the migrations build{on} differs from what metadata.create_all builds in ways autogenerate "
+            "does not write, and migrations_model_strict makes them failures (write that migration by hand, or fix "
+            "the model):\n  " + "\n  ".join(d.text for d in by_hand) + _by_hand_hints(by_hand, view)
+        )
+    if parts:
+        verdict.problem("\n".join(parts) + (ENUM_VALUES_BY_HAND if enums else ""))
+    if unreported:
+        kinds = " ".join(sorted({d.kind for d in unreported}))
+        verdict.note(
+            f"differences from the model{on} that `alembic check` does not report (not failed; "
+            f"`migrations_model_strict = {kinds}` makes them failures):\n  "
+            + "\n  ".join(d.text for d in unreported)
+            + _by_hand_hints(unreported, view)
+        )
+
+
+# Why autogenerate does not write a difference of each kind, and how to write it, or make the model say it.
+_BY_HAND = {
+    "server_default": "autogenerate compares server defaults only when env.py's context.configure has "
+    "compare_server_default=True; by hand: op.alter_column(table, column, server_default=...)",
+    "primary_key": "autogenerate does not compare primary keys; by hand: op.drop_constraint(...) and "
+    "op.create_primary_key(...), or declare the model's key columns in the table's order",
+    "check": "autogenerate does not compare CHECK constraints; by hand: op.create_check_constraint(...) or "
+    "op.drop_constraint(..., type_='check')",
+    "type": "autogenerate's type comparison does not flag this one (it compares a type's arguments only when both "
+    "sides give them); by hand: op.alter_column(table, column, type_=...), or give the model's column the "
+    "table's type",
+    "index": "autogenerate compares an index's name, columns and uniqueness, not its expressions, WHERE clause or "
+    "method; by hand: op.drop_index(...) and op.create_index(..., postgresql_where=..., sqlite_where=...)",
+    "unique": "autogenerate does not report this unique constraint; by hand: op.create_unique_constraint(...)",
+    "foreign_key": "autogenerate does not report this foreign key; by hand: op.create_foreign_key(...)",
+    "enum": "autogenerate does not compare an enum type's values; by hand: op.execute(\"ALTER TYPE name ADD VALUE "
+    "'new'\")",
+    "sequence": "autogenerate does not compare free sequences; by hand: op.execute('CREATE SEQUENCE ...')",
+    "schema": "autogenerate does not create schemas; by hand: op.execute('CREATE SCHEMA ...')",
+}
+
+
+def _by_hand_hints(differences: list[schemas.Difference], view: AutogenerateView) -> str:
+    kinds = sorted({d.kind for d in differences})
+    hints = [f"{kind}: {_BY_HAND[kind]}" for kind in kinds if kind in _BY_HAND]
+    if view.error:
+        hints.append(f"(autogenerate's own comparison failed, so every difference is told: {view.error})")
+    return "".join("\n" + hint for hint in hints)
 
 
 ENUM_VALUES_BY_HAND = (

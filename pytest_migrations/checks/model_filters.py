@@ -19,6 +19,7 @@ from pytest_migrations.schema import Snapshot, TableSchema, split_key
 
 # The keys of context.configure that decide what autogenerate compares.
 FILTER_OPTIONS = ("include_object", "include_name", "include_schemas")
+COMPARE_OPTIONS = ("compare_type", "compare_server_default", "version_table", "version_table_schema")
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class ModelTarget:
     include_name: Callable[..., bool] | None = None
     include_schemas: bool = False
     origin: str = "env.py's target_metadata"
+    # compare_type, compare_server_default and the version table, as env.py gave them (checks.autogenerate).
+    compare_options: tuple[tuple[str, Any], ...] = ()
 
     @property
     def metadatas(self) -> list[Any]:
@@ -45,6 +48,7 @@ def model_target(options: dict[str, Any]) -> ModelTarget:
         include_object=options.get("include_object"),
         include_name=options.get("include_name"),
         include_schemas=bool(options.get("include_schemas")),
+        compare_options=tuple((key, options[key]) for key in COMPARE_OPTIONS if key in options),
     )
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import event
 
 from pytest_migrations import schema as schemas
 from pytest_migrations import seeding
+from pytest_migrations.checks.autogenerate import AutogenerateView, autogenerate_view
 from pytest_migrations.checks.messages import (
     attribute_losses,
     data_findings,
@@ -26,8 +27,8 @@ from pytest_migrations.checks.messages import (
     only_in_one_command,
     parents_label,
 )
-from pytest_migrations.checks.model import create_model, model_metadata
-from pytest_migrations.checks.model_filters import model_target
+from pytest_migrations.checks.model import create_model, model_metadata, model_target_for
+from pytest_migrations.checks.model_filters import ModelTarget, model_target
 from pytest_migrations.checks.verdicts import (
     DATA,
     DOWNGRADE,
@@ -67,6 +68,7 @@ class Walk:
     failed_reupgrades: set[str] = field(default_factory=set)
     only_in_one_command: set[str] = field(default_factory=set)  # first upgrades Alembic's memo carried
     heads: dict[str | None, schemas.Snapshot] = field(default_factory=dict)  # per bind
+    autogenerate: dict[str | None, AutogenerateView] = field(default_factory=dict)  # per bind, read at head
     metadata: dict[str | None, Any] = field(default_factory=dict)  # per bind, as env.py passed it
     seed_states: list[seeding.SeedState] = field(default_factory=list)  # one per bind the walk seeded
     stops: list[str] = field(default_factory=list)  # why parts of the walk ended early, for "not checked" verdicts
@@ -107,8 +109,10 @@ def walk_program(
         reader.version_table = f"{schema}.{context.version_table}" if schema else context.version_table
         bind = bind_of(context)
         walk.metadata[bind] = context.opts.get("target_metadata")
-        on_metadata(bind, model_target(context.opts))  # the metadata, and the filters autogenerate honours
+        found = model_target(context.opts)  # the metadata, and the options autogenerate honours
+        on_metadata(bind, found)
         run = WalkRun(project, walk, options, reader, supply, engine, conn, bind)
+        run.target = model_target_for(given_metadata, bind, found)
         run.learn_enums(model_metadata(given_metadata, bind, walk.metadata[bind]))
         if options.start == "create_all":
             yield from run.from_the_model(model_metadata(given_metadata, bind, walk.metadata[bind]))
@@ -138,6 +142,7 @@ class WalkRun:
         self.order = [rev.id for rev in project.revisions]
         self.verdicts = walk.verdicts
         self.statements: list[str] = []  # the SQL the last move ran
+        self.target: ModelTarget | None = None  # the model to ask autogenerate about at head
         self._capturing = False
         self._moves = 0
         self.state = seeding.SeedState(seed=options.seed, rows_per_table=options.rows_per_table) if walk.seed else None
@@ -293,7 +298,7 @@ class WalkRun:
                 current = self.at_revision[rev] = self.snapshot_after(current)
                 continue
             current = self.at_revision[rev] = yield from self.revision_from_base(rev, current)
-        self.walk.heads[self.bind] = current
+        self.at_head(current)
         if self.state is not None:
             seeding.delete_all_rows(self.conn, current.tables)
         yield from self.tail(current, initial)
@@ -532,13 +537,20 @@ class WalkRun:
             self.tell_unsettled(set())
             return
         final = self.reader.snapshot(self.conn)
-        self.walk.heads[bind] = final
+        self.at_head(final)
         # Back at head, what differs from the model's build is what the migrations never build: drift, which
         # the model check tells once. A cycle is blamed only for what it did not give back besides that.
         drift = {(d.kind, d.table, d.column) for d in self.kept_differences(top, final)}
         if drift:
             verdicts[ROUNDTRIP].note(f"the migrations do not build what the model does{on} (see {MODEL}[{engine}])")
         self.tell_unsettled(drift)
+
+    def at_head(self, snapshot: schemas.Snapshot) -> None:
+        """The schema at head, and what `alembic check` would report there, for the model check."""
+        self.walk.heads[self.bind] = snapshot
+        if self.target is not None:
+            default_schema = self.conn.dialect.default_schema_name
+            self.walk.autogenerate[self.bind] = autogenerate_view(self.conn, self.target, default_schema)
 
     def tell_unsettled(self, drift: set[tuple[str, str | None, str | None]]) -> None:
         for rev, found in self.unsettled:

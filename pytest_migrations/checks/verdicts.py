@@ -83,6 +83,7 @@ class CheckOptions:
     seed: int = 0
     start: str = "base"  # migrations_start: "base", or "create_all" (the model's tables, stamped at head)
     upgrade_only: bool = False  # migrations_irreversible = *: no downgrade is attempted anywhere
+    model_strict: frozenset[str] = frozenset()  # model differences that fail though autogenerate skips them
 
 
 def single_head_verdict(project: Project) -> Verdict:
