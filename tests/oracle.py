@@ -119,13 +119,13 @@ class Alembic:
         self.config = Config(str(root / "alembic.ini"))
         self.config.set_main_option("sqlalchemy.url", url.render_as_string(hide_password=False).replace("%", "%%"))
 
-    def run(self, verb: str, target: str) -> bool:
+    def run(self, verb: str, *target: str) -> bool:
         """True if the command succeeded; the project's modules are imported afresh, as by a new process."""
         for name in [name for name, module in sys.modules.items() if _from(module, self.root)]:
             del sys.modules[name]
         sys.path.insert(0, str(self.root))
         try:
-            getattr(command, verb)(self.config, target)
+            getattr(command, verb)(self.config, *target)
             return True
         except Exception:
             return False
