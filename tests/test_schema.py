@@ -7,6 +7,7 @@ missed would hide a broken downgrade, one they invented would be a false alarm.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import pytest
@@ -64,13 +65,17 @@ def test_postgresql_catalog_reflection_matches_the_inspector(throwaway):
         fast = schema.reflect_table(inspector, name, conn.dialect)
         parts = reflect._reflect_with_inspector(inspector, name)
         slow = schema.table_schema(name, inspector.get_columns(name), parts, conn.dialect)
-        assert fast == slow
+        # Indexes apart: the inspector reads an expression index's columns only, and no WHERE clause.
+        assert fast == dataclasses.replace(slow, indexes=fast.indexes)
         assert fast.links == slow.links
     owner = schema.reflect_table(inspector, "owner", conn.dialect)
     assert owner.primary_key == ("id", "region")
     assert owner.unique == frozenset({"(name, nick)"})
     assert owner.indexes == frozenset(
-        {"index ix_owner_lower_name on (region)", "unique index ix_owner_partial on (nick)"}
+        {
+            "index ix_owner_lower_name on (lower(name), region)",
+            "unique index ix_owner_partial on (nick) WHERE (region > 3)",
+        }
     )
     assert owner.checks == frozenset({"region > 0 and region < 100", "name <> ''::text or nick is not null"})
     pet = schema.reflect_table(inspector, "pet", conn.dialect)

@@ -277,13 +277,38 @@ def _reflect_with_inspector(inspector: Inspector, name: str) -> _Reflected:
         checks = inspector.get_check_constraints(name)
     except NotImplementedError:
         checks = []
-    return _Reflected(
+    sqlite = inspector.dialect.name == "sqlite" and compat.is_connection(inspector.bind)
+    reflected = _Reflected(
         pk=list(inspector.get_pk_constraint(name).get("constrained_columns") or ()),
         foreign_keys=inspector.get_foreign_keys(name),
         uniques=inspector.get_unique_constraints(name),
-        indexes=inspector.get_indexes(name),
+        indexes=_sqlite_indexes(inspector.bind, name) if sqlite else inspector.get_indexes(name),
         checks=checks,
     )
+    if inspector.dialect.name in ("mysql", "mariadb") and compat.is_connection(inspector.bind):
+        _mysql_key_definitions(inspector.bind, name, reflected)
+    return reflected
+
+
+_MYSQL_KEY = re.compile(
+    r"^\s*(?:(UNIQUE|FULLTEXT|SPATIAL) )?KEY `((?:[^`]|``)+)` \((.*)\)(?: USING \w+)?(?: COMMENT .*)?,?$"
+)
+
+
+def _mysql_key_definitions(conn: sa.Connection, table: str, reflected: _Reflected) -> None:
+    """Key parts as SHOW CREATE TABLE writes them, where the inspector leaves something out (DESC order)."""
+    quote = conn.dialect.identifier_preparer.quote
+    text = conn.exec_driver_sql(f"SHOW CREATE TABLE {quote(table)}").fetchone()[1]  # type: ignore[index]
+    keys = {}
+    for line in text.splitlines():
+        match = _MYSQL_KEY.match(line)
+        if match:
+            keys[match.group(2).replace("``", "`")] = "(" + match.group(3).replace("`", "") + ")"
+    for item in (*reflected.indexes, *reflected.uniques):
+        definition = keys.get(item.get("name"))
+        plain = "(" + ", ".join(str(c) for c in item.get("column_names") or ()) + ")"
+        if definition and definition.replace(",", ", ").replace(",  ", ", ") != plain:
+            item["definition"] = definition.replace(",", ", ").replace(",  ", ", ")
 
 
 # Constraints and indexes of one PostgreSQL table in one round trip; the Inspector needs five
@@ -307,7 +332,7 @@ _PG_CONSTRAINTS_AND_INDEXES = sa.text(
         LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
         WHERE con.conrelid = c.oid), '[]'),
       coalesce((SELECT json_agg(json_build_object(
-          'name', ic.relname, 'unique', i.indisunique,
+          'name', ic.relname, 'unique', i.indisunique, 'definition', pg_get_indexdef(i.indexrelid),
           'backs_constraint', EXISTS (SELECT 1 FROM pg_constraint x
                                       WHERE x.conindid = i.indexrelid AND x.conrelid = i.indrelid),
           'columns', (SELECT json_agg(a.attname ORDER BY k.ord)
@@ -362,9 +387,85 @@ def _reflect_postgresql(conn: sa.Connection, key: str) -> _Reflected:
                 "unique": index["unique"],
                 "column_names": columns,
                 "expressions": index["expressions"] if any(c is None for c in columns) else None,
+                "definition": _pg_index_definition(index["definition"]),
             }
         )
     return reflected
+
+
+_PG_USING = re.compile(r" USING (\w+) (?=\()")
+
+
+def _pg_index_definition(text: str) -> str:
+    """What follows `ON table` in pg_get_indexdef, as PostgreSQL writes it: the key columns and expressions
+    with their operator classes and order, INCLUDE, WHERE; the method last, and only when it is not btree."""
+    match = _PG_USING.search(text)
+    if match is None:
+        return text
+    rest = text[match.end() :]
+    method = match.group(1)
+    return rest + ("" if method == "btree" else f" USING {method}")
+
+
+def _sqlite_indexes(conn: sa.Connection, table: str) -> list[dict[str, Any]]:
+    """A SQLite table's indexes, read from sqlite_master and PRAGMA index_xinfo.
+
+    SQLAlchemy's reflection skips expression indexes (with a warning that would reach the user's summary)
+    and does not read a partial index's WHERE clause; both are read here, as SQLite keeps them: the SQL that
+    made the index. Indexes SQLite made for a PRIMARY KEY or UNIQUE constraint (no SQL) are constraints.
+    """
+    found = []
+    rows = conn.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL ORDER BY name",
+        (table,),
+    ).fetchall()
+    for name, sql in rows:
+        quoted = name.replace('"', '""')
+        info = conn.exec_driver_sql(f'PRAGMA index_xinfo("{quoted}")').fetchall()
+        keys = [row for row in info if row[5]]  # (seqno, cid, name, desc, coll, key)
+        unique = bool(re.match(r"\s*CREATE\s+UNIQUE\b", sql, re.I))
+        columns = [row[2] for row in keys]
+        key_text, where = _sqlite_index_parts(sql)
+        plain = all(row[1] >= 0 for row in keys) and not where
+        definition = None
+        if not plain:
+            definition = (key_text or "(" + ", ".join(str(c) for c in columns) + ")") + (
+                f" WHERE {where}" if where else ""
+            )
+        elif any(row[3] for row in keys):
+            definition = "(" + ", ".join(f"{row[2]}{' DESC' if row[3] else ''}" for row in keys) + ")"
+        found.append(
+            {
+                "name": name,
+                "unique": unique,
+                "column_names": [c for c in columns if c is not None],
+                "definition": definition,
+            }
+        )
+    return found
+
+
+def _sqlite_index_parts(sql: str) -> tuple[str | None, str | None]:
+    """The key list (in its parentheses) and the WHERE clause of a CREATE INDEX statement, spaces collapsed."""
+    match = re.search(r"\bON\s+(\"[^\"]*\"|`[^`]*`|\[[^\]]*\]|\S+?)\s*\(", sql, re.I | re.S)
+    if match is None:
+        return None, None
+    start = match.end() - 1
+    depth = 0
+    for end in range(start, len(sql)):
+        depth += sql[end] == "("
+        depth -= sql[end] == ")"
+        if depth == 0:
+            break
+    keys = _spaces(sql[start : end + 1])
+    tail = sql[end + 1 :].strip()
+    where = re.match(r"WHERE\s+(.*)$", tail, re.I | re.S)
+    return keys, _spaces(where.group(1)) if where else None
+
+
+def _spaces(text: str) -> str:
+    text = re.sub(r"\s+", " ", text).strip()
+    return re.sub(r"\(\s+", "(", re.sub(r"\s+\)", ")", text))
 
 
 def reflect_table(inspector: Inspector, name: str, dialect: sa.Dialect) -> TableSchema:
@@ -384,11 +485,12 @@ def table_schema(name: str, raw_columns: list[Any], reflected: _Reflected, diale
     pk = tuple(reflected.pk)
     fks = reflected.foreign_keys
     foreign_keys = frozenset(_foreign_key_texts(fks, dialect.name))
-    uniques = frozenset("(" + ", ".join(u["column_names"]) + ")" for u in reflected.uniques)
+    uniques = frozenset(_unique_text(u) for u in reflected.uniques)
+    unique_names = {u.get("name") for u in reflected.uniques}
     fk_columns = {tuple(fk["constrained_columns"]) for fk in fks}
     indexes, fk_indexes = set(), set()
     parts: dict[str, tuple[str | None, tuple[str, ...]]] = {
-        "(" + ", ".join(u["column_names"]) + ")": (u.get("name"), tuple(u["column_names"])) for u in reflected.uniques
+        _unique_text(u): (u.get("name"), tuple(u["column_names"])) for u in reflected.uniques
     }
     for fk, text in zip(fks, _foreign_key_texts(fks, dialect.name), strict=True):
         parts[text] = (fk.get("name"), tuple(fk["constrained_columns"]))
@@ -398,9 +500,13 @@ def table_schema(name: str, raw_columns: list[Any], reflected: _Reflected, diale
         )
         if index.get("duplicates_constraint"):
             continue
-        if dialect.name in ("mysql", "mariadb") and index.get("unique") and "(" + ", ".join(cols) + ")" in uniques:
-            continue
-        text = f"{'unique ' if index.get('unique') else ''}index {index['name']} on ({', '.join(cols)})"
+        if (
+            dialect.name in ("mysql", "mariadb")
+            and index.get("unique")
+            and (index["name"] in unique_names or "(" + ", ".join(cols) + ")" in uniques)
+        ):
+            continue  # MySQL lists a unique key both as a constraint and as an index: compared as the constraint
+        text = f"{'unique ' if index.get('unique') else ''}index {index['name']} on {_index_definition(index, cols)}"
         parts[text] = (index["name"], cols)
         if dialect.name in ("mysql", "mariadb") and not index.get("unique") and cols in fk_columns:
             # MySQL adds an index for a foreign key that has none, named after the constraint or its first
@@ -429,6 +535,23 @@ def table_schema(name: str, raw_columns: list[Any], reflected: _Reflected, diale
             (tuple(fk["constrained_columns"]), fk["referred_table"], tuple(fk["referred_columns"])) for fk in fks
         ),
     )
+
+
+def _unique_text(unique: dict[str, Any]) -> str:
+    return str(unique.get("definition") or "(" + ", ".join(unique["column_names"]) + ")")
+
+
+def _index_definition(index: dict[str, Any], cols: tuple[str, ...]) -> str:
+    """An index's keys and what else makes it (WHERE, method, INCLUDE, prefix lengths), as the database writes them."""
+    if index.get("definition"):
+        return str(index["definition"])
+    options = index.get("dialect_options") or {}
+    lengths = options.get("mysql_length") or {}
+    if isinstance(lengths, int):  # one length for a one-column index
+        lengths = {cols[0]: lengths} if cols else {}
+    keys = ", ".join(f"{c}({lengths[c]})" if c in lengths else c for c in cols)
+    kind = options.get("mysql_prefix")  # FULLTEXT, SPATIAL
+    return f"({keys})" + (f" {kind}" if kind else "")
 
 
 def _column_schema(col: dict[str, Any], dialect: sa.Dialect) -> ColumnSchema:

@@ -42,9 +42,9 @@ def seeding_order(tables: dict[str, TableSchema]) -> list[str]:
 def unique_sets(schema: TableSchema) -> list[tuple[str, ...]]:
     """Column sets whose values must not repeat: the primary key, UNIQUE constraints, unique indexes."""
     sets = [schema.primary_key] if schema.primary_key else []
-    texts = list(schema.unique) + [i.split(" on ", 1)[1] for i in schema.indexes if i.startswith("unique index ")]
+    texts = list(schema.unique) + [i for i in schema.indexes if i.startswith("unique index ")]
     for text in texts:
-        columns = tuple(c.strip() for c in text.strip("()").split(","))
+        columns = schema.parts.get(text, (None, ()))[1]
         if columns and set(columns) <= set(schema.types):
             sets.append(columns)
     return sets
