@@ -1008,3 +1008,38 @@ def test_real_schema_shapes_are_seeded_and_read_back_on_every_engine(project, ru
         if "data coverage" in line:
             assert line.strip().startswith("data coverage: tables 3/3 seeded, columns 10/10 held a value"), line
     assert "cannot be seeded" not in result.stdout.str()
+
+
+KEYLESS = {
+    "0001_link": revision(
+        "0001",
+        None,
+        """
+        link = op.create_table("link", sa.Column("p_id", sa.Integer()), sa.Column("tag", sa.String(10)))
+        op.bulk_insert(link, [{"p_id": 1, "tag": "a"}] * 3 + [{"p_id": 2, "tag": "b"}, {"p_id": 3, "tag": "c"}])
+        """,
+        'op.drop_table("link")',
+    ),
+    "0002_dedup": revision(
+        "0002",
+        "0001",
+        """
+        op.execute("CREATE TABLE link_dedup AS SELECT DISTINCT p_id, tag FROM link")
+        op.execute("DELETE FROM link")
+        op.execute("INSERT INTO link (p_id, tag) SELECT p_id, tag FROM link_dedup")
+        op.drop_table("link_dedup")
+        """,
+        "pass",
+        message="drop duplicate links",
+    ),
+}
+
+
+def test_a_table_without_a_key_is_compared_as_a_multiset(project, run_checks, engine):
+    # Deleting two of three equal rows loses two rows, and changes no value of any other row.
+    project(KEYLESS)
+    result = run_checks(engines=engine)
+    lines = failure_lines(result, f"test_data_preserved[{engine}]")
+    text = "\n".join(lines)
+    assert "lost 2 of " in text and "rows of link: row (p_id=1, tag='a')" in text, text
+    assert "changed values" not in text and "lost values" not in text, text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import decimal
+from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_migrations.seeding.read import TableRows
@@ -15,7 +16,54 @@ def _fmt(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..." + ("'" if isinstance(value, str) else "")
 
 
-def _key_text(table: TableRows, key: tuple[Any, ...]) -> str:
+@dataclass(frozen=True)
+class RowKey:
+    """A row of a table without a primary key, known by its values: the n-th of the rows holding them.
+
+    Such a table is a multiset: deleting two of three equal rows loses two rows, and nothing else.
+    """
+
+    values: tuple[Any, ...]
+    n: int
+    shown: str = field(compare=False, default="")
+
+
+def by_content(table: TableRows, columns: tuple[str, ...]) -> dict[Any, dict[str, Any]]:
+    """A keyless table's rows keyed by their values in `columns` (the columns both sides have)."""
+    seen: dict[tuple[Any, ...], int] = {}
+    out: dict[Any, dict[str, Any]] = {}
+    for row in table.rows.values():
+        values = tuple(_canonical(row.get(c)) for c in columns)
+        n = seen[values] = seen.get(values, -1) + 1
+        shown = "row (" + ", ".join(f"{c}={_fmt(row.get(c))}" for c in columns) + ")"
+        out[RowKey(values, n, shown)] = row
+    return out
+
+
+def _canonical(value: Any) -> Any:
+    """One form for the values _same calls equal (1, 1.0, Decimal("1.00"), True)."""
+    if isinstance(value, (int, float, decimal.Decimal)):
+        try:
+            return ("number", _exact(value).normalize())
+        except (decimal.InvalidOperation, ValueError):
+            return ("float", repr(value))
+    return value if isinstance(value, (str, bytes, type(None))) else repr(value)
+
+
+def matched(old: TableRows, new: TableRows) -> tuple[dict[Any, dict[str, Any]], dict[Any, dict[str, Any]]]:
+    """Both sides' rows under keys that match a row before to the same row after: the primary key where it
+    survived, the values of the common columns for a table without one, else the position."""
+    if old.key_columns and set(old.key_columns) <= set(new.columns):
+        return old.rows, {tuple(row.get(c) for c in old.key_columns): row for row in new.rows.values()}
+    if not old.key_columns:
+        common = tuple(c for c in old.columns if c in new.columns)
+        return by_content(old, common), by_content(new, common)
+    return old.rows, dict(new.rows)
+
+
+def _key_text(table: TableRows, key: Any) -> str:
+    if isinstance(key, RowKey):
+        return key.shown
     if not table.key_columns:
         return f"row {key[0] + 1}"
     return ", ".join(f"{col}={_fmt(val)}" for col, val in zip(table.key_columns, key, strict=False))
@@ -35,11 +83,11 @@ def losses_after_upgrade(
             if old.rows and not _renamed(old, appeared):
                 out.append((name, f"{label} dropped table {name} holding {len(old.rows)} rows"))
             continue
-        if old.key_columns and set(old.key_columns) <= set(new.columns):
-            present = _rekey(new, old.key_columns)
-            lost = [k for k in old.rows if k not in present]
-        else:
+        if old.key_columns and not set(old.key_columns) <= set(new.columns):
             lost = list(old.rows)[len(new.rows) :] if len(new.rows) < len(old.rows) else []
+        else:
+            old_rows, present = matched(old, new)
+            lost = [k for k in old_rows if k not in present]
         if lost:
             out.append((name, f"{label} lost {len(lost)} of {len(old.rows)} rows of {name}: {_key_text(old, lost[0])}"))
         for col in old.columns:
@@ -55,10 +103,6 @@ def losses_after_upgrade(
                     )
                 )
     return out
-
-
-def _rekey(table: TableRows, key_columns: tuple[str, ...]) -> set[tuple[Any, ...]]:
-    return {tuple(row.get(c) for c in key_columns) for row in table.rows.values()}
 
 
 def _renamed(old: TableRows, appeared: dict[str, TableRows]) -> bool:
@@ -97,18 +141,15 @@ def losses_after_downgrade(
         if new is None:
             out.append((name, f"{label} lost table {name} ({len(old.rows)} rows)"))
             continue
-        if old.key_columns and set(old.key_columns) <= set(new.columns):
-            new_rows = {tuple(row.get(c) for c in old.key_columns): row for row in new.rows.values()}
-        else:
-            new_rows = dict(new.rows)
-        missing = [k for k in old.rows if k not in new_rows]
+        old_rows, new_rows = matched(old, new)
+        missing = [k for k in old_rows if k not in new_rows]
         if missing:
             out.append(
                 (name, f"{label} lost {len(missing)} of {len(old.rows)} rows of {name}: {_key_text(old, missing[0])}")
             )
         for col in old.columns:
             if col not in new.columns:
-                holding = [k for k, r in old.rows.items() if r.get(col) is not None]
+                holding = [k for k, r in old_rows.items() if r.get(col) is not None]
                 if holding:
                     out.append(
                         (
@@ -118,7 +159,7 @@ def losses_after_downgrade(
                     )
                 continue
             changed = [
-                k for k, row in old.rows.items() if k in new_rows and not _same(row.get(col), new_rows[k].get(col))
+                k for k, row in old_rows.items() if k in new_rows and not _same(row.get(col), new_rows[k].get(col))
             ]
             upgraded = _rows_by_key(old, (after_upgrade or {}).get(name))
             by_upgrade = [
@@ -130,7 +171,7 @@ def losses_after_downgrade(
                 and _same(upgraded[k].get(col), new_rows[k].get(col))
             ]
             # An upgrade that only filled NULLs (a backfill), and a downgrade that leaves them filled, lose nothing.
-            kept_fills = [k for k in by_upgrade if old.rows[k].get(col) is None]
+            kept_fills = [k for k in by_upgrade if old_rows[k].get(col) is None]
             by_upgrade = [k for k in by_upgrade if k not in kept_fills]
             by_downgrade = [k for k in changed if k not in by_upgrade and k not in kept_fills]
             for step, keys in ((upgrade_label, by_upgrade), (label, by_downgrade)):
@@ -144,7 +185,7 @@ def losses_after_downgrade(
                     (
                         name,
                         f"{step} {verb} {name}.{col} in {len(keys)} of {len(old.rows)} rows: "
-                        f"{_key_text(old, first)} {_fmt(old.rows[first].get(col))} -> {_fmt(after_value)}{undone}",
+                        f"{_key_text(old, first)} {_fmt(old_rows[first].get(col))} -> {_fmt(after_value)}{undone}",
                     )
                 )
     return out
@@ -156,6 +197,8 @@ def _rows_by_key(old: TableRows, rows: TableRows | None) -> dict[tuple[Any, ...]
         return None
     if old.key_columns and set(old.key_columns) <= set(rows.columns):
         return {tuple(row.get(c) for c in old.key_columns): row for row in rows.rows.values()}
+    if not old.key_columns:
+        return matched(old, rows)[1]
     return None
 
 
