@@ -482,3 +482,27 @@ def test_walk_keeps_a_freeze_it_did_not_make(project, run_checks):
         assert not any(obj is marker for obj in gc.get_objects())
     finally:
         gc.unfreeze()
+
+
+def test_localtimestamp_is_not_current_timestamp(project, run_checks):
+    # LOCALTIMESTAMP has no time zone: a downgrade that leaves it where CURRENT_TIMESTAMP was changed the schema.
+    project(
+        {
+            "0001_t": revision(
+                "0001",
+                None,
+                'op.create_table("t", sa.Column("id", sa.Integer(), primary_key=True), '
+                'sa.Column("at", sa.DateTime(), server_default=sa.text("CURRENT_TIMESTAMP")))',
+                'op.drop_table("t")',
+            ),
+            "0002_local": revision(
+                "0002",
+                "0001",
+                'op.alter_column("t", "at", server_default=sa.text("LOCALTIMESTAMP"))',
+                "pass",
+            ),
+        }
+    )
+    result = run_checks(engines="postgresql")
+    lines = failure_lines(result, "test_stepwise_roundtrip[postgresql]")
+    assert "  t.at: server default LOCALTIMESTAMP after downgrade of 0002, CURRENT_TIMESTAMP before" in lines, lines

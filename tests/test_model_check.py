@@ -445,3 +445,23 @@ def test_on_delete_restrict_differs_from_the_default_except_on_mysql(project, ru
     assert "  child: foreign key (parent_id) -> parent(id) ON DELETE RESTRICT absent at head, present in the model" in (
         lines
     ), lines
+
+
+def test_a_unique_constraint_over_the_primary_key_reads_the_same_on_every_engine(project, run_checks):
+    # create_all writes UNIQUE (id) beside PRIMARY KEY (id) on SQLite and MySQL, not on PostgreSQL: a migration
+    # without it builds the same table, on every engine.
+    project(
+        {
+            "0001_t": revision(
+                "0001",
+                None,
+                'op.create_table("t", sa.Column("id", sa.Integer(), primary_key=True))',
+                'op.drop_table("t")',
+            )
+        },
+        't = sa.Table("t", metadata, sa.Column("id", sa.Integer(), primary_key=True, unique=True))\n',
+        configure="compare_server_default=True",
+    )
+    result = run_checks(engines=ALL_ENGINES)
+    assert_checks(result, *ENGINES)
+    assert "differences from the model" not in result.stdout.str()

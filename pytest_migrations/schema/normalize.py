@@ -8,7 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 
 _CAST = re.compile(r"::[a-z_ ]+(\([\d, ]+\))?(\[\])?", re.I)
-_NOW = re.compile(r"^(now\(\)|current_timestamp(\(\))?|localtimestamp(\(\))?|transaction_timestamp\(\))$", re.I)
+# Spellings of the transaction's start time with a time zone; LOCALTIMESTAMP is another value (no zone).
+_NOW = re.compile(r"^(now\(\)|current_timestamp(\(\))?|transaction_timestamp\(\))$", re.I)
+_LOCAL_NOW = re.compile(r"^localtimestamp(\(\))?$", re.I)
 _INT_WIDTH = re.compile(r"\b(TINYINT|SMALLINT|MEDIUMINT|INTEGER|INT|BIGINT)\(\d+\)", re.I)
 
 
@@ -27,6 +29,8 @@ def normalize_default(value: Any) -> str | None:
         text = text[1:-1].strip()
     if _NOW.match(text):
         return "CURRENT_TIMESTAMP"
+    if _LOCAL_NOW.match(text):
+        return "LOCALTIMESTAMP"
     unquoted = text[1:-1] if len(text) >= 2 and text[0] == text[-1] == "'" else None
     if unquoted is not None and re.fullmatch(r"-?\d+(\.\d+)?", unquoted):
         return unquoted

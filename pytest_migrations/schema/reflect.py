@@ -485,8 +485,11 @@ def table_schema(name: str, raw_columns: list[Any], reflected: _Reflected, diale
     pk = tuple(reflected.pk)
     fks = reflected.foreign_keys
     foreign_keys = frozenset(_foreign_key_texts(fks, dialect.name))
-    uniques = frozenset(_unique_text(u) for u in reflected.uniques)
+    # A UNIQUE over exactly the primary key's columns adds nothing; PostgreSQL's create_all leaves it out while
+    # SQLite and MySQL keep it, so it is left out everywhere: the same schema reads the same on every engine.
     unique_names = {u.get("name") for u in reflected.uniques}
+    reflected.uniques = [u for u in reflected.uniques if not pk or set(u["column_names"]) != set(pk)]
+    uniques = frozenset(_unique_text(u) for u in reflected.uniques)
     fk_columns = {tuple(fk["constrained_columns"]) for fk in fks}
     indexes, fk_indexes = set(), set()
     parts: dict[str, tuple[str | None, tuple[str, ...]]] = {
