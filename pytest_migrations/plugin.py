@@ -108,7 +108,7 @@ class MigrationCheck(pytest.Item):
         report = None
         try:
             if self.check == checks.SINGLE_HEAD:
-                verdict = checks.single_head_verdict(session.project_for(self.engine))
+                verdict = checks.single_head_verdict(session.project_for(self.engine), session.settings.expected_heads)
             else:
                 report = session.report(self.engine)
                 verdict = report.verdicts[self.check]

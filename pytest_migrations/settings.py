@@ -98,6 +98,11 @@ def add_options(parser: pytest.Parser) -> None:
         default=[],
     )
     parser.addini(
+        "migrations_heads",
+        "How many heads the history has by design (separate branches upgraded with `upgrade heads`).",
+        default="",
+    )
+    parser.addini(
         "migrations_model_strict",
         "Kinds of model difference that fail though autogenerate does not report them (e.g. server_default "
         "check primary_key), or * for all.",
@@ -140,6 +145,7 @@ class Settings:
     start: str = "base"  # migrations_start
     connect_timeout: int = DEFAULT_CONNECT_TIMEOUT  # migrations_connect_timeout
     model_strict: frozenset[str] = frozenset()  # migrations_model_strict: kinds failed though autogenerate skips them
+    expected_heads: int | None = None  # migrations_heads: the history has this many heads by design
 
 
 def _first(*values: str | None) -> str | None:
@@ -301,6 +307,17 @@ def _model_strict(values: list[str]) -> frozenset[str]:
     return frozenset(kinds)
 
 
+def _expected_heads(raw: str) -> int | None:
+    text = (raw or "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise pytest.UsageError(
+            f"pytest-migrations: migrations_heads must be a whole number of heads, 1 or more, got {raw!r}."
+        )
+    return int(text)
+
+
 def read_settings(config: pytest.Config) -> Settings:
     opt = config.getoption
     rootdir = Path(config.rootpath)
@@ -376,4 +393,5 @@ def read_settings(config: pytest.Config) -> Settings:
         start=_start(config.getini("migrations_start")),
         connect_timeout=_connect_timeout(config.getini("migrations_connect_timeout")),
         model_strict=_model_strict(config.getini("migrations_model_strict")),
+        expected_heads=_expected_heads(config.getini("migrations_heads")),
     )

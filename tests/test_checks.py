@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from conftest import expected_outcomes, failure_lines, item_outcomes, revision
+from conftest import ALL_ENGINES, expected_outcomes, failure_lines, item_outcomes, revision
 
 # ------------------------------------------------------------------ projects
 
@@ -298,7 +298,7 @@ def test_two_heads_fail_single_head_only(project, run_checks):
     assert item_outcomes(result) == expected_outcomes(test_single_head="failed")
     result.assert_outcomes(passed=6, failed=1)
     message = failure_lines(result, "test_single_head[sqlite]")
-    assert message[1] == "the history has 2 heads; it must have exactly one:"
+    assert message[1] == "the history has 2 heads; it must have exactly one, or one per labelled branch:"
     assert sorted(message[2:4]) == [
         '  0002 ("create book", migrations/versions/0002_book.py)',
         '  0003 ("create tag", migrations/versions/0003_tag.py)',
@@ -307,7 +307,64 @@ def test_two_heads_fail_single_head_only(project, run_checks):
         'Merge them: alembic merge -m "merge heads" 0002 0003',
         'Merge them: alembic merge -m "merge heads" 0003 0002',
     )
-    assert len(message) == 5
+    assert message[5].startswith("If they are separate branches by design, give each branch its own branch_labels")
+    assert len(message) == 6
+
+
+def branches(first_label: str | None, second_label: str | None) -> dict[str, str]:
+    """Two branches from base, as plugin-per-branch applications keep them: each upgraded by `upgrade heads`."""
+    return {
+        "0001_core": revision(
+            "0001",
+            None,
+            'op.create_table("core", sa.Column("id", sa.Integer(), primary_key=True))',
+            'op.drop_table("core")',
+            branch_labels=(first_label,) if first_label else None,
+        ),
+        "0002_core": revision(
+            "0002", "0001", 'op.add_column("core", sa.Column("n", sa.Integer()))', 'op.drop_column("core", "n")'
+        ),
+        "0003_plugin": revision(
+            "0003",
+            None,
+            'op.create_table("plugin", sa.Column("id", sa.Integer(), primary_key=True))',
+            'op.drop_table("plugin")',
+            branch_labels=(second_label,) if second_label else None,
+        ),
+    }
+
+
+def test_labelled_branches_by_design_pass_single_head_on_every_engine(project, run_checks):
+    project(branches("core", "plugin"))
+    result = run_checks(engines=ALL_ENGINES)
+    assert item_outcomes(result) == expected_outcomes(ALL_ENGINES, test_model_matches_migrations="skipped")
+    result.stdout.fnmatch_lines(
+        [
+            "  note (test_single_head): 2 branches by design, each head on a branch of its own: 0002 (core), 0003 (plugin)"
+        ]
+    )
+    # Every walk check went over both branches.
+    result.stdout.fnmatch_lines(["  revisions checked: upgraded 3/3, cycled 3/3, downgraded 3/3*"])
+
+
+def test_an_unlabelled_second_head_still_fails(project, run_checks):
+    project(branches("core", None))
+    result = run_checks()
+    message = failure_lines(result, "test_single_head[sqlite]")
+    assert '  0003 ("revision 0003", migrations/versions/0003_plugin.py)' in message
+    assert '  0002 ("revision 0002", migrations/versions/0002_core.py) on branch core' in message
+
+
+@pytest.mark.parametrize(("declared", "outcome"), [("2", "passed"), ("3", "failed")])
+def test_migrations_heads_declares_the_count(project, run_checks, declared, outcome):
+    project(branches(None, None), pytest_ini=f"migrations_heads = {declared}\n")
+    result = run_checks()
+    assert item_outcomes(result)["test_single_head[sqlite]"] == outcome
+    if outcome == "failed":
+        assert (
+            failure_lines(result, "test_single_head[sqlite]")[1]
+            == "the history has 2 heads; migrations_heads declares 3:"
+        )
 
 
 IRREVERSIBLE = revision(

@@ -86,15 +86,47 @@ class CheckOptions:
     model_strict: frozenset[str] = frozenset()  # model differences that fail though autogenerate skips them
 
 
-def single_head_verdict(project: Project) -> Verdict:
+def single_head_verdict(project: Project, expected_heads: int | None = None) -> Verdict:
+    """One head, or several by design: each on a branch of its own (its branch_labels), or as many as
+    migrations_heads declares. Any other second head is a fork to merge."""
     verdict = Verdict(SINGLE_HEAD)
-    if len(project.heads) > 1:
-        lines = [f"the history has {len(project.heads)} heads; it must have exactly one:"]
-        for head in project.heads:
-            lines.append(f"  {project.by_id[head].describe()}")
-        merge = "flask db merge" if project.config_factory is not None else "alembic merge"  # Flask-Migrate's config
-        lines.append(f'Merge them: {merge} -m "merge heads" {" ".join(project.heads)}')
-        verdict.problem("\n".join(lines))
-    elif not project.heads:
+    heads = project.heads
+    if not heads:
         verdict.problem(f"the history in {project.script.versions} has no revisions.")
+        return verdict
+    if len(heads) == 1:
+        return verdict
+    labels = {head: _branch_labels(project, head) for head in heads}
+    own = {head: labels[head] - set().union(*(labels[o] for o in heads if o != head)) for head in heads}
+    named = ", ".join(f"{head} ({', '.join(sorted(labels[head])) or 'no branch label'})" for head in heads)
+    if expected_heads is not None and len(heads) == expected_heads:
+        verdict.note(
+            f"{len(heads)} heads, as migrations_heads declares: {named}; upgraded together with `upgrade heads`"
+        )
+        return verdict
+    if expected_heads is None and all(own.values()):
+        verdict.note(f"{len(heads)} branches by design, each head on a branch of its own: {named}")
+        return verdict
+    merge = "flask db merge" if project.config_factory is not None else "alembic merge"  # Flask-Migrate's config
+    if expected_heads is not None:
+        lines = [f"the history has {len(heads)} heads; migrations_heads declares {expected_heads}:"]
+    else:
+        lines = [f"the history has {len(heads)} heads; it must have exactly one, or one per labelled branch:"]
+    lines.extend(f"  {project.by_id[head].describe()}{_labels_text(labels[head])}" for head in heads)
+    lines.append(f'Merge them: {merge} -m "merge heads" {" ".join(heads)}')
+    if expected_heads is None:
+        lines.append(
+            "If they are separate branches by design, give each branch its own branch_labels (its first revision's "
+            '`branch_labels = ("name",)`), or declare the count: migrations_heads = ' + str(len(heads))
+        )
+    verdict.problem("\n".join(lines))
     return verdict
+
+
+def _branch_labels(project: Project, head: str) -> set[str]:
+    """The branch labels of a head, its own and those it inherits from the revisions below it."""
+    return set(project.script.get_revision(head).branch_labels or ())
+
+
+def _labels_text(labels: set[str]) -> str:
+    return f" on branch {', '.join(sorted(labels))}" if labels else ""
