@@ -8,6 +8,7 @@ import traceback
 
 import sqlalchemy as sa
 
+from pytest_migrations.checks.hints import left_behind_hint, missing_table_hint, rename_hint, second_connection_hint
 from pytest_migrations.checks.verdicts import DATA, PHASE_OWNER, CheckOptions, Verdict
 from pytest_migrations.guard import ForeignDatabase
 from pytest_migrations.project import Project, user_code_location
@@ -114,16 +115,12 @@ def step_failure(
         lines.append(
             f"If {rev.id} is meant to be irreversible, declare it in the pytest ini: migrations_irreversible = {rev.id}"
         )
-    elif move.phase == "stepwise" and left_behind:  # only when the snapshots show it
+    elif move.phase == "stepwise" and left_behind_hint(rev.id, left_behind):  # only when the snapshots show it
         cause_told = True
-        lines.append(f"The downgrade of {rev.id} left behind what its upgrade creates again (listed above).")
-        if any(line.startswith("enum type ") for line in left_behind):
-            lines.append(
-                "On PostgreSQL, drop_table does not drop the enum types its columns use: drop them in the "
-                'downgrade too, e.g. sa.Enum(name="...").drop(op.get_bind()).'
-            )
+        lines.extend(left_behind_hint(rev.id, left_behind))
     elif with_rows:
-        lines.append(f"It succeeds on an empty database, so the rows are the cause: {_rows_hint(text)}")
+        rename = rename_hint(project, rev.id, failing_statement(error, limit=10_000))
+        lines.append(f"It succeeds on an empty database, so the rows are the cause: {rename or _rows_hint(text)}")
         if move.phase == "upgrade":
             lines.append(
                 f"Its upgrade was run on empty tables, and the revisions after {rev.id} were checked with rows again."
@@ -136,9 +133,15 @@ def step_failure(
             "transaction itself (e.g. `with engine.begin() as connection:`)."
         )
     statement = failing_statement(error)
-    hint = error_hint(engine, move, error, statement, type_told=cause_told) if hints else None
-    if hint:
-        lines.append(hint)
+    if hints:
+        for hint in (
+            error_hint(engine, move, error, statement, type_told=cause_told),
+            missing_table_hint(project, rev.id, text) if move.direction == "upgrade" else None,
+            second_connection_hint(engine, error, text),
+        ):
+            if hint:
+                lines.append(hint)
+                break
     commands = by_hand(project, move, with_rows, start)
     if commands:
         lines.append(f"To see it by hand: {commands}")
