@@ -1043,3 +1043,57 @@ def test_a_table_without_a_key_is_compared_as_a_multiset(project, run_checks, en
     text = "\n".join(lines)
     assert "lost 2 of " in text and "rows of link: row (p_id=1, tag='a')" in text, text
     assert "changed values" not in text and "lost values" not in text, text
+
+
+JSON_TEXT_MODEL = """
+import json
+
+
+class JSONText(sa.TypeDecorator):
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else json.dumps(value)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else json.loads(value)
+
+
+event = sa.Table(
+    "event", metadata,
+    sa.Column("id", sa.Integer(), primary_key=True),
+    sa.Column("payload", JSONText(), nullable=False),
+    sa.Column("size", sa.Integer(), nullable=True),
+)
+"""
+JSON_TEXT = {
+    "0001_event": revision(
+        "0001",
+        None,
+        'op.create_table("event", sa.Column("id", sa.Integer(), primary_key=True), '
+        'sa.Column("payload", sa.Text(), nullable=False))',
+        'op.drop_table("event")',
+    ),
+    "0002_size": revision(
+        "0002",
+        "0001",
+        """
+        import json
+        op.add_column("event", sa.Column("size", sa.Integer(), nullable=True))
+        conn = op.get_bind()
+        for id_, payload in conn.execute(sa.text("SELECT id, payload FROM event")).fetchall():
+            size = len(json.loads(payload))  # the application only ever writes JSON here
+            conn.execute(sa.text("UPDATE event SET size = :size WHERE id = :id"), {"size": size, "id": id_})
+        """,
+        'op.drop_column("event", "size")',
+        message="payload size",
+    ),
+}
+
+
+def test_values_go_in_as_the_models_type_decorator_writes_them(project, run_checks, engine):
+    # Plain generated text in a column the model fills with JSON made the data migration fail "only with rows".
+    project(JSON_TEXT, JSON_TEXT_MODEL)
+    result = run_checks(engines=engine)
+    assert_checks(result, engine)

@@ -42,6 +42,7 @@ from pytest_migrations.checks.verdicts import (
 from pytest_migrations.project import Project
 from pytest_migrations.replay import Claim
 from pytest_migrations.seeding.enums import enum_values_in_metadata, enum_values_in_revisions
+from pytest_migrations.seeding.model_types import model_encoders
 from pytest_migrations.walk import (
     DriveOutcome,
     Move,
@@ -166,6 +167,7 @@ class WalkRun:
             **enum_values_in_metadata(metadata),
             **enum_values_in_revisions(tuple(rev.path for rev in self.project.revisions)),
         }
+        self.state.encoders = model_encoders(metadata, self.conn.dialect)
         self.state.coverage.revisions.update(self.order)
 
     # ------------------------------------------------------------ moves and what they did

@@ -202,7 +202,7 @@ def seed_tables(
         _read_parents(conn, schema, snapshot, state)
         try:
             if rows is None:
-                rules = table_rules(conn, schema, state.enum_values)
+                rules = table_rules(conn, schema, state.enum_values, state.encoders)
                 rows = generate_rows(
                     schema, state.rows_per_table, state.inserted.get(name, 0), state.seed, state.known, rules
                 )
@@ -293,9 +293,13 @@ _RULES: LRUCache = LRUCache(512)
 
 
 def table_rules(
-    conn: sa.Connection, schema: TableSchema, enum_values: dict[tuple[str, str], tuple[str, ...]]
+    conn: sa.Connection,
+    schema: TableSchema,
+    enum_values: dict[tuple[str, str], tuple[str, ...]],
+    encoders: dict[tuple[str, str], Any] | None = None,
 ) -> dict[str, ColumnRule]:
-    """What the table's CHECK constraints allow per column, with the values of enums stored as strings."""
+    """What the table's CHECK constraints allow per column, with the values of enums stored as strings and
+    the model's own way of writing a column (model_types)."""
     hit = _RULES.get(id(schema))
     if hit is not None and hit[0] is schema and hit[1] is enum_values:
         return hit[2]
@@ -316,6 +320,10 @@ def table_rules(
             rule = rules.setdefault(column, ColumnRule())
             if rule.values is None:
                 rule.allow(values)
+    for column, type_ in schema.types.items():
+        encode = (encoders or {}).get((table, column))
+        if encode is not None and isinstance(type_, (sa.String, sa.LargeBinary)) and not isinstance(type_, sa.Enum):
+            rules.setdefault(column, ColumnRule()).encode = encode
     _RULES[id(schema)] = (schema, enum_values, rules)
     return rules
 

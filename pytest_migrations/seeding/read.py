@@ -42,6 +42,8 @@ class SeedState:
     hook_errors: dict[str, str] = field(default_factory=dict)
     # Values of enums stored as plain strings, from the model and the revision scripts.
     enum_values: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    # Columns the model writes through a TypeDecorator: (table, column) -> n -> the value as it binds it.
+    encoders: dict[tuple[str, str], Any] = field(default_factory=dict)
     coverage: Coverage = field(default_factory=Coverage)
 
     def forget(self, table: str) -> None:

@@ -38,6 +38,7 @@ class ColumnRule:
     # (operator, column declared before this one): `ends_at > starts_at` is (">", "starts_at") on ends_at
     relations: list[tuple[str, str]] = field(default_factory=list)
     excluded: set[Any] = field(default_factory=set)  # <> / != literals
+    encode: Any = None  # n -> the value as the model's TypeDecorator binds it (seeding.model_types)
 
     def allow(self, values: Iterable[Any]) -> None:
         values = tuple(values)

@@ -150,6 +150,11 @@ def value_for(type_: Any, n: int, column: str, rule: ColumnRule | None = None, p
         allowed = [v for v in rule.values if v not in rule.excluded and v is not None]
         if allowed:
             return allowed[n % len(allowed)]
+    if rule is not None and rule.encode is not None:
+        encoded = rule.encode(n)
+        length = getattr(type_, "length", None)
+        if not (isinstance(encoded, str) and length is not None and len(encoded) > length):
+            return encoded
     if rule is not None and rule.json:
         return json.dumps({"n": n, "column": column})
     value = plain_value(type_, n, column, rule, position)
