@@ -35,6 +35,9 @@ class Claim:
     check: str
     text: str
     commands: tuple[Command, ...]
+    # The failure told as one rows cause, for a move that failed with seeded rows present where the walk could
+    # not try it on empty tables (MySQL cannot undo DDL): told instead if plain Alembic fails only with rows too.
+    rows_text: str | None = None
 
 
 def plain_commands(project: Project, revision: str, phase: str, direction: str) -> tuple[Command, ...] | None:
@@ -135,6 +138,39 @@ def confirm(
     finally:
         shared.drop()
     return unconfirmed
+
+
+def fails_with_rows(
+    project: Project,
+    server: Any,
+    claim: Claim,
+    fresh: Callable[[], Any],
+    found: list[Any],
+    seed_rows: Callable[[Any, str], None],
+) -> bool:
+    """Whether the claim's commands fail as told once rows are put in before the last one, as a user would:
+    `alembic upgrade REV`, insert rows into its tables, then the failing command."""
+    database = fresh()
+    try:
+        for command in claim.commands[:-1]:
+            if run_command(project, database.url, server, command, found) is not None:
+                return False
+        seed_rows(database.url, claim.commands[0][1])
+        return run_command(project, database.url, server, claim.commands[-1], found) is not None
+    finally:
+        database.drop()
+
+
+def with_rows_by_hand(text: str, claim: Claim, tool: str) -> str:
+    """`text` with its "To see it by hand" line saying what fails_with_rows ran."""
+    *before, last = claim.commands
+    steps = [f"{tool} {verb} {target}" for verb, target in before]
+    if steps:
+        steps[-1] += " (then insert rows into its tables)"
+    line = "To see it by hand: " + " && ".join([*steps, f"{tool} {last[0]} {last[1]}"])
+    lines = text.splitlines()
+    lines = [line if each.startswith("To see it by hand: ") else each for each in lines]
+    return "\n".join(lines)
 
 
 def mismatch_warning(claim: Claim, engine: str) -> warnings.WarningMessage:

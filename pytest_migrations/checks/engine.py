@@ -9,8 +9,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
+import sqlalchemy as sa
+
+from pytest_migrations import compat, seeding
 from pytest_migrations import schema as schemas
-from pytest_migrations import seeding
 from pytest_migrations.checks.autogenerate import AutogenerateView
 from pytest_migrations.checks.messages import between_moves_failure, env_failure, step_failure
 from pytest_migrations.checks.model import ModelBuild, build_model, model_metadata, model_target_for, model_verdict
@@ -33,7 +35,7 @@ from pytest_migrations.checks.verdicts import (
 from pytest_migrations.environment import record_warning
 from pytest_migrations.project import Project
 from pytest_migrations.providers import Server
-from pytest_migrations.replay import Claim, confirm, mismatch_warning
+from pytest_migrations.replay import Claim, confirm, fails_with_rows, mismatch_warning, with_rows_by_hand
 from pytest_migrations.walk import (
     Move,
     PrepareFailed,
@@ -220,9 +222,17 @@ def run_engine(
     finally:
         builder.shutdown(wait=True)  # its database is dropped even when the walk was interrupted
 
-    for claim in confirm(project, server, claims, lambda: fresh_database(server, prepare), []):
-        if claim.text in verdicts[claim.check].problems:  # not the user's failure: the plugin's problem, said so
-            verdicts[claim.check].problems.remove(claim.text)
+    fresh = lambda: fresh_database(server, prepare)  # noqa: E731
+    for claim in confirm(project, server, claims, fresh, []):
+        if claim.text not in verdicts[claim.check].problems:
+            continue
+        verdicts[claim.check].problems.remove(claim.text)
+        seed_rows = lambda url, rev: seed_database(url, rev, options)  # noqa: E731
+        if claim.rows_text and fails_with_rows(project, server, claim, fresh, [], seed_rows):
+            # Plain Alembic fails so too, once rows are in the tables: a data finding, with the commands that show it.
+            tool = "flask db" if project.config_factory is not None else "alembic"
+            verdicts[DATA].problem(with_rows_by_hand(claim.rows_text, claim, tool))
+        else:  # not the user's failure: the plugin's problem, said so
             report.warnings.append(mismatch_warning(claim, engine))
     if options.upgrade_only:
         # From create_all, every revision is reached by first taking it down: nothing is, then.
@@ -257,6 +267,18 @@ def run_engine(
         report.coverage = coverage.as_record()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def seed_database(url: Any, revision: str, options: CheckOptions) -> None:
+    """Rows in every table of the database at `url`, as the walk seeds them (for replay with rows)."""
+    engine = compat.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            snapshot = schemas.SchemaReader().snapshot(conn)
+            state = seeding.SeedState(seed=options.seed, rows_per_table=options.rows_per_table)
+            seeding.seed_tables(conn, snapshot, state, revision, None)
+    finally:
+        engine.dispose()
 
 
 def _failure(project: Project, engine: str, walk: Walk, move: Move, error: BaseException, start: str) -> str:

@@ -180,9 +180,10 @@ def by_hand(project: Project, move: Move, with_rows: bool, start: str = "base") 
     up_to = f"{tool} upgrade {parent} (then insert rows into its tables) && {tool} upgrade {rev.id}"
     if move.phase in ("upgrade", "replay"):
         return up_to
+    if move.phase == "stepwise" and move.direction == "downgrade":  # rows at the revision too: a widened column's
+        return f"{up_to} (then insert rows into its tables again) && {tool} downgrade -1"
     if move.phase == "stepwise":
-        again = f" && {tool} upgrade +1" if move.direction == "upgrade" else ""
-        return f"{up_to} && {tool} downgrade -1{again}"
+        return f"{up_to} && {tool} downgrade -1 && {tool} upgrade +1"
     return None
 
 
@@ -329,6 +330,7 @@ def move_failed(
     result: StepResult,
     left_behind: list[str] | tuple[str, ...] = (),
     start: str = "base",
+    rows_present: bool = False,
 ) -> Claim | None:
     """Record a tolerant move's failure with the check that owns it: the data check if only the rows made it fail.
 
@@ -338,16 +340,24 @@ def move_failed(
     assert result.error is not None
     if result.passes_without_rows:
         verdicts[DATA].problem(
-            step_failure(project, engine, move, result.error, with_rows=True, start=start)
-            .replace("failed on", "fails only with rows present on", 1)
-            .replace(" with seeded rows in the tables.", ": on empty tables it passes.", 1)
+            rows_only(step_failure(project, engine, move, result.error, with_rows=True, start=start))
         )
         return None
     check = PHASE_OWNER[move.phase]
     text = step_failure(project, engine, move, result.error, with_rows=False, left_behind=left_behind, start=start)
     verdicts[check].problem(text)
     commands = plain_commands(project, move.revision, move.phase, move.direction) if start == "base" else None
-    return Claim(check, text, commands) if commands else None
+    rows_text = None
+    if rows_present and result.passes_without_rows is None:  # rows were there, and not taken out
+        rows_text = rows_only(step_failure(project, engine, move, result.error, with_rows=True, start=start))
+    return Claim(check, text, commands, rows_text) if commands else None
+
+
+def rows_only(text: str) -> str:
+    """A failure with rows present, told as one that does not happen on empty tables."""
+    return text.replace("failed on", "fails only with rows present on", 1).replace(
+        " with seeded rows in the tables.", ": on empty tables it passes.", 1
+    )
 
 
 ISSUES_URL = "https://github.com/pytest-migrations/pytest-migrations/issues"

@@ -209,7 +209,17 @@ class WalkRun:
         return self.project.by_id[rev].describe() + self.on
 
     def failed(self, move: Move, result: StepResult, **kwargs: Any) -> None:
-        claim = move_failed(self.verdicts, self.project, self.engine, move, result, start=self.options.start, **kwargs)
+        rows = self.state is not None and move.phase in ("upgrade", "stepwise")  # the phases with seeded rows
+        claim = move_failed(
+            self.verdicts,
+            self.project,
+            self.engine,
+            move,
+            result,
+            start=self.options.start,
+            rows_present=rows,
+            **kwargs,
+        )
         if claim is not None:
             self.walk.claims.append(claim)
 
@@ -323,6 +333,9 @@ class WalkRun:
         facts["upgrade"] = up.error is None or up.passes_in_one_command
         after = self.snapshot_after(before)
         self.after_upgrade(rev, data, before, after)
+        if self.state is not None and seeding.widened_tables(before, after):
+            # Rows as wide as the room the upgrade made, as production writes them: its downgrade may narrow back.
+            self.seed(after, rev)
 
         if rev in self.walk.skip_cycle:
             if rev in self.options.irreversible:

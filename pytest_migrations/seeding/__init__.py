@@ -3,7 +3,8 @@
 Rows are derived from each table's reflected columns and foreign keys (`generate`), are
 deterministic for a seed, and fill nullable columns too (a NULL cannot show a lost value).
 Contents are read back per table (`read`), only for the tables a step may have changed
-(`affected`), and compared by primary key (`compare`).
+(`affected`), and compared by primary key (`compare`). Text and numbers are as wide as the column's
+widest type so far, and a step that widens a column gets rows that need the room (`widths`).
 """
 
 from pytest_migrations.seeding.affected import changes_schema, enforces_foreign_keys, tables_affected, with_children
@@ -12,6 +13,7 @@ from pytest_migrations.seeding.coverage import Coverage
 from pytest_migrations.seeding.generate import RowSupplier, delete_all_rows, generate_rows, seed_tables
 from pytest_migrations.seeding.read import SeedState, TableRows, read_rows, sa_table
 from pytest_migrations.seeding.values import value_for
+from pytest_migrations.seeding.widths import widened_tables
 
 __all__ = [
     "Coverage",
@@ -29,5 +31,6 @@ __all__ = [
     "seed_tables",
     "tables_affected",
     "value_for",
+    "widened_tables",
     "with_children",
 ]

@@ -202,7 +202,7 @@ def seed_tables(
         _read_parents(conn, schema, snapshot, state)
         try:
             if rows is None:
-                rules = table_rules(conn, schema, state.enum_values, state.encoders)
+                rules = table_rules(conn, schema, state.enum_values, state.encoders, state.widths)
                 rows = generate_rows(
                     schema, state.rows_per_table, state.inserted.get(name, 0), state.seed, state.known, rules
                 )
@@ -297,9 +297,15 @@ def table_rules(
     schema: TableSchema,
     enum_values: dict[tuple[str, str], tuple[str, ...]],
     encoders: dict[tuple[str, str], Any] | None = None,
+    widths: dict[tuple[str, str], int] | None = None,
 ) -> dict[str, ColumnRule]:
     """What the table's CHECK constraints allow per column, with the values of enums stored as strings and
     the model's own way of writing a column (model_types)."""
+    widths = widths if widths is not None else {}
+    for column, type_ in schema.types.items():
+        length = getattr(type_, "length", None) if isinstance(type_, sa.String) else None
+        if length:
+            widths[(schema.name, column)] = max(length, widths.get((schema.name, column), 0))
     hit = _RULES.get(id(schema))
     if hit is not None and hit[0] is schema and hit[1] is enum_values:
         return hit[2]
@@ -324,6 +330,9 @@ def table_rules(
         encode = (encoders or {}).get((table, column))
         if encode is not None and isinstance(type_, (sa.String, sa.LargeBinary)) and not isinstance(type_, sa.Enum):
             rules.setdefault(column, ColumnRule()).encode = encode
+    for column, type_ in schema.types.items():
+        if isinstance(type_, sa.String) and not getattr(type_, "length", None) and (schema.name, column) in widths:
+            rules.setdefault(column, ColumnRule()).widest = widths[(schema.name, column)]
     _RULES[id(schema)] = (schema, enum_values, rules)
     return rules
 

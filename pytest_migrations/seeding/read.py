@@ -44,6 +44,9 @@ class SeedState:
     enum_values: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
     # Columns the model writes through a TypeDecorator: (table, column) -> n -> the value as it binds it.
     encoders: dict[tuple[str, str], Any] = field(default_factory=dict)
+    # The widest declared length of each text column met so far (table key, column): an unbounded type
+    # later in the history gets values wider than it, so a downgrade back to it must show what it cuts.
+    widths: dict[tuple[str, str], int] = field(default_factory=dict)
     coverage: Coverage = field(default_factory=Coverage)
 
     def forget(self, table: str) -> None:

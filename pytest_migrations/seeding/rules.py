@@ -39,6 +39,7 @@ class ColumnRule:
     relations: list[tuple[str, str]] = field(default_factory=list)
     excluded: set[Any] = field(default_factory=set)  # <> / != literals
     encode: Any = None  # n -> the value as the model's TypeDecorator binds it (seeding.model_types)
+    widest: int | None = None  # the widest bounded length the column had so far in the history
 
     def allow(self, values: Iterable[Any]) -> None:
         values = tuple(values)

@@ -22,9 +22,17 @@ from pytest_migrations.seeding.rules import ColumnRule
 _FILLER = "Lorem Ipsum Dolor Sit Amet "  # capitals: a lower() or upper() a revision applies shows
 
 
+# Text fills a bounded column to its width (a narrowing that would cut production values must show), up to
+# this many characters; an unbounded one (TEXT, VARCHAR) gets more than the widest width the column had
+# in the history, and at least UNBOUNDED_WIDTH: wider than the VARCHAR(255) it is most often narrowed to.
+MAX_WIDTH = 4000
+UNBOUNDED_WIDTH = 300
+_SMALL_TEXT = {"TINYTEXT": 255}  # MySQL's: unbounded to SQLAlchemy, bounded to the server
+
+
 def _text(n: int, length: int | None, column: str, min_length: int = 0) -> str:
     prefix = f"{n} {column} "
-    target = max(min(length or 40, 255), min(min_length, length or min_length))
+    target = max(min(length or 40, MAX_WIDTH), min(min_length, length or min_length))
     text = prefix + _FILLER * (target // len(_FILLER) + 1)
     return text[:target] if len(prefix) <= target else str(n)[-target:].rjust(min(min_length, target), "0")
 
@@ -80,6 +88,8 @@ def plain_value(type_: Any, n: int, column: str, rule: ColumnRule | None = None,
     if isinstance(type_, sa.Integer):
         if isinstance(type_, sa.SmallInteger) or _name(type_) in ("TINYINT", "SMALLINT"):
             return n % 100
+        if isinstance(type_, sa.BigInteger) or _name(type_) == "BIGINT":
+            return n + 2**32  # beyond INTEGER: a narrowing to it must show
         return n
     if _name(type_) == "YEAR":
         return 1901 + n % 250
@@ -95,7 +105,9 @@ def plain_value(type_: Any, n: int, column: str, rule: ColumnRule | None = None,
         scale = type_.scale if getattr(type_, "scale", None) is not None else 2
         precision = type_.precision if getattr(type_, "precision", None) is not None else 10
         whole_digits = max(precision - scale, 0)  # NUMERIC(4, 4) holds 0.9999 at most
-        value = decimal.Decimal(n % (10 ** min(whole_digits, 6)))
+        # Every whole digit in use, so a narrowing of the precision must show: 10^(w-1) <= value < 10^w.
+        top = min(whole_digits, 15)
+        value = decimal.Decimal(10 ** (top - 1) + n % 10 ** (top - 1) if top > 1 else n % 10**top)
         if scale > 0:  # every decimal place in use, the last one never 0: narrowing the scale must show
             places = min(scale, 9)
             fraction = (n % 10 ** (places - 1)) * 10 + n % 9 + 1
@@ -137,7 +149,9 @@ def plain_value(type_: Any, n: int, column: str, rule: ColumnRule | None = None,
         value = uuid.uuid5(uuid.NAMESPACE_OID, f"{column}-{n}")
         return value.hex if type_.length == 32 else str(value)
     if isinstance(type_, sa.String):
-        length = getattr(type_, "length", None) or (400 if isinstance(type_, sa.Text) else None)
+        length = getattr(type_, "length", None) or _SMALL_TEXT.get(_name(type_))
+        if length is None:
+            length = max(UNBOUNDED_WIDTH, (rule.widest or 0) + 1)
         if rule.max_length is not None:
             length = min(length or rule.max_length, rule.max_length)
         return _text(n, length, column, rule.min_length or 0)
