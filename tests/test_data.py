@@ -128,11 +128,11 @@ SCALE_NARROWED = {
         "0001",
         """
         with op.batch_alter_table("account") as batch:
-            batch.alter_column("balance", type_=sa.Numeric(12, 2), existing_type=sa.Numeric(12, 4), existing_nullable=False)
+            batch.alter_column("balance", type_=sa.Numeric(10, 2), existing_type=sa.Numeric(12, 4), existing_nullable=False)
         """,
         """
         with op.batch_alter_table("account") as batch:
-            batch.alter_column("balance", type_=sa.Numeric(12, 4), existing_type=sa.Numeric(12, 2), existing_nullable=False)
+            batch.alter_column("balance", type_=sa.Numeric(12, 4), existing_type=sa.Numeric(10, 2), existing_nullable=False)
         """,
     ),
 }
@@ -140,7 +140,7 @@ CENTS_MODEL = """
 account = sa.Table(
     "account", metadata,
     sa.Column("id", sa.Integer(), primary_key=True),
-    sa.Column("balance", sa.Numeric(12, 2), nullable=False),
+    sa.Column("balance", sa.Numeric(10, 2), nullable=False),
 )
 """
 
@@ -155,7 +155,7 @@ def test_narrowing_a_numeric_scale_rounds_values_and_is_caught_where_it_does(pro
         # the change is the upgrade's.
         text = item_failure(result, f"test_data_preserved[{engine}]")
         assert (
-            "upgrade 0001 -> 0002 changed values of account.balance in 3 of 3 rows: id=100001 100001.0013 -> " in text
+            "upgrade 0001 -> 0002 changed values of account.balance in 3 of 3 rows: id=100001 10100001.0013 -> " in text
         )
         assert "(its downgrade leaves them so)" in text
 

@@ -525,6 +525,7 @@ ALTER_WITHOUT_BATCH = {
         "0002",
         "0001",
         'op.alter_column("tag", "label", type_=sa.String(80), existing_type=sa.String(20), existing_nullable=False)',
+        'op.execute("UPDATE tag SET label = substr(label, 1, 20)")  # values written since may be longer\n'
         'op.alter_column("tag", "label", type_=sa.String(20), existing_type=sa.String(80), existing_nullable=False)',
     ),
 }
@@ -610,6 +611,7 @@ CORRECT = {
         """,
         """
         op.drop_table("tag")
+        op.execute("UPDATE book SET title = substr(title, 1, 100)")  # titles written since may be longer
         with op.batch_alter_table("book") as batch:
             batch.alter_column("title", existing_type=sa.String(200), type_=sa.String(100), existing_nullable=False)
             batch.drop_column("pages")

@@ -187,16 +187,52 @@ DELETES_A_PARENT_ROW = {
 }
 
 
-def test_a_failure_plain_alembic_does_not_give_is_the_plugins_warning_not_the_users_failure(project, run_checks):
-    """On MySQL the walk cannot tell this rows-only failure from the downgrade's own (its DDL commits as it runs):
-    the replay on an empty database passes, so the stepwise check does not blame the revision."""
+def test_a_failure_plain_alembic_gives_only_with_rows_is_the_data_checks_on_mysql_too(project, run_checks):
+    """On MySQL the walk cannot try this downgrade on empty tables (its DDL commits as it runs): replay runs the
+    same commands, with rows put in as a user would, and the failure is the data check's, as on PostgreSQL."""
     project(DELETES_A_PARENT_ROW)
-    result = run_checks(engines="mysql")
+    result = run_checks(engines="mysql,postgresql")
     outcomes = item_outcomes(result)
-    assert outcomes["test_stepwise_roundtrip[mysql]"] == "passed"
+    for engine in ("mysql", "postgresql"):
+        assert outcomes[f"test_stepwise_roundtrip[{engine}]"] == "passed"
+        text = item_failure(result, f"test_data_preserved[{engine}]")
+        assert (
+            f'downgrade of 0003 ("revision 0003", migrations/versions/0003_cleanup.py) fails only with rows present on {engine}: on empty tables it passes.'
+            in text
+        )
+    assert "ReplayMismatch" not in result.stdout.str()
+
+
+# A downgrade that fails the first two times this process runs it, and never again: the walk meets the failure,
+# plain Alembic (replay, after the walk) does not.
+FAILS_ONCE = {
+    "0001_t": revision(
+        "0001", None, 'op.create_table("t", sa.Column("id", sa.Integer(), primary_key=True))', 'op.drop_table("t")'
+    ),
+    "0002_once": revision(
+        "0002",
+        "0001",
+        "pass",
+        """
+        import builtins
+        calls = getattr(builtins, "_pytest_migrations_test_calls", 0)
+        builtins._pytest_migrations_test_calls = calls + 1
+        if calls < 2:  # the walk's attempt, and its attempt on empty tables
+            raise RuntimeError("only the first times")
+        """,
+    ),
+}
+
+
+def test_a_failure_plain_alembic_does_not_give_is_the_plugins_warning_not_the_users_failure(project, run_checks):
+    project(FAILS_ONCE)
+    result = run_checks(engines="sqlite")
+    outcomes = item_outcomes(result)
+    assert outcomes["test_stepwise_roundtrip[sqlite]"] == "passed"
+    assert outcomes["test_data_preserved[sqlite]"] == "passed"
     out = result.stdout.str()
-    assert "ReplayMismatch: pytest-migrations met a failure on mysql that plain Alembic does not give" in out
-    assert "(alembic upgrade 0003 && alembic downgrade -1)" in out
+    assert "ReplayMismatch: pytest-migrations met a failure on sqlite that plain Alembic does not give" in out
+    assert "(alembic upgrade 0002 && alembic downgrade -1)" in out
 
 
 # ------------------------------------------------------------------ the model check against `alembic check`

@@ -74,6 +74,16 @@ def data_findings(verdict: Verdict, losses: list[str], rev: str, options: CheckO
 def _rows_hint(error_text: str) -> str:
     """What to do about a move that fails only with rows, by the kind of error the database gave."""
     text = error_text.lower()
+    if any(
+        words in text
+        for words in ("value too long", "data too long", "out of range", "numeric field overflow", "data truncat")
+    ):
+        return (
+            "the column is narrowed while it holds values only the wider type takes (values as wide as the widest "
+            "type the column had, as production may hold): make them fit first in the same migration (e.g. "
+            "UPDATE t SET c = substr(c, 1, N)), or declare the revision in migrations_irreversible if it must "
+            "never run on such data."
+        )
     if any(words in text for words in ("not null", "notnull", "cannot be null", "null value", "contains null")):
         return "give new NOT NULL columns a server_default, or fill them before adding the constraint."
     if any(words in text for words in ("unique", "duplicate")):
