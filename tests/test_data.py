@@ -1155,3 +1155,43 @@ def test_a_downgrade_that_narrows_a_column_meets_values_as_wide_as_its_widest_ty
         assert (
             "To see it by hand: alembic upgrade 0002 (then insert rows into its tables) && alembic downgrade -1" in text
         )
+
+
+UUID_KEYS = {
+    "0001_t": revision(
+        "0001",
+        None,
+        'op.create_table("t", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("name", sa.String(40)))',
+        'op.drop_table("t")',
+    ),
+    "0002_uuid": revision(
+        "0002",
+        "0001",
+        """
+        op.create_table("t_new", sa.Column("id", sa.String(36), primary_key=True), sa.Column("name", sa.String(40)))
+        op.execute("INSERT INTO t_new (id, name) SELECT 'u-' || id, name FROM t")
+        op.drop_table("t")
+        op.rename_table("t_new", "t")
+        """,
+        """
+        op.create_table("t_old", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("name", sa.String(40)))
+        op.execute("INSERT INTO t_old (name) SELECT name FROM t ORDER BY name")  # numbered afresh
+        op.drop_table("t")
+        op.rename_table("t_old", "t")
+        """,
+        message="uuid keys",
+    ),
+}
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])  # MySQL's || is OR
+def test_replaced_primary_keys_are_told_as_such_in_one_line(project, run_checks, engine):
+    project(UUID_KEYS)
+    result = run_checks(engines=engine)
+    lines = failure_lines(result, f"test_data_preserved[{engine}]")
+    assert lines[1].startswith(
+        "upgrade 0001 -> 0002 replaced the primary key values of 3 of 3 rows of t: id=100001 -> id='u-100001'"
+    ), lines
+    assert lines[1].endswith("; its downgrade does not restore them  [migrations/versions/0002_uuid.py]"), lines
+    assert not [line for line in lines if " lost " in line], lines
+    assert len(lines) == 3, lines  # the line, and how to declare it intended

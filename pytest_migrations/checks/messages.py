@@ -33,13 +33,20 @@ def attribute_losses(upgrade: list[tuple[str, str]], downgrade: list[tuple[str, 
     cannot restore the table. Then both lines are reported: either step may be the culprit (the
     upgrade discarded the values, or it moved them and the downgrade does not move them back).
     """
+    keys_kept = {table for table, text in downgrade if _KEYS_NOT_RESTORED in text}
     unrestored = {table for table, _text in downgrade}
-    told = [
-        f"{text}; its downgrade does not bring them all back (next line)"
-        for table, text in upgrade
-        if table in unrestored
-    ]
-    return told + [text for _table, text in downgrade]
+    told = []
+    for table, text in upgrade:
+        if _KEYS_REPLACED in text and table in keys_kept:
+            told.append(f"{text}; its downgrade does not restore them")  # one fact: one line
+        elif table in unrestored:
+            told.append(f"{text}; its downgrade does not bring them all back (next line)")
+    replaced = {table for table, text in upgrade if _KEYS_REPLACED in text}
+    return told + [text for table, text in downgrade if not (_KEYS_NOT_RESTORED in text and table in replaced)]
+
+
+_KEYS_REPLACED = " replaced the primary key values of "
+_KEYS_NOT_RESTORED = " did not restore the primary key values of "
 
 
 _EXPLICIT_DROP = re.compile(r" dropped (table|column) ")

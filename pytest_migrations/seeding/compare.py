@@ -61,6 +61,39 @@ def matched(old: TableRows, new: TableRows) -> tuple[dict[Any, dict[str, Any]], 
     return old.rows, dict(new.rows)
 
 
+def replaced_keys(
+    old: TableRows, new: TableRows, lost: list[Any], old_rows: dict[Any, dict[str, Any]], new_rows: dict[Any, Any]
+) -> list[tuple[Any, Any]]:
+    """Lost rows that are still there under another primary key: (old key, new key) pairs.
+
+    A row matches a new row whose key no old row has, by the values of the other columns both sides
+    have (integer ids that became UUIDs, or were numbered afresh): its key was replaced, not the row lost.
+    """
+    if not old.key_columns or not lost:
+        return []
+    common = tuple(c for c in old.columns if c in new.columns and c not in old.key_columns)
+    if not common:
+        return []
+    fresh: dict[tuple[Any, ...], list[Any]] = {}
+    for key, row in new_rows.items():
+        if key not in old_rows:
+            fresh.setdefault(tuple(_canonical(row.get(c)) for c in common), []).append(key)
+    pairs = []
+    for key in lost:
+        candidates = fresh.get(tuple(_canonical(old_rows[key].get(c)) for c in common))
+        if candidates:
+            pairs.append((key, candidates.pop(0)))
+    return pairs
+
+
+def _replaced_text(label: str, name: str, old: TableRows, pairs: list[tuple[Any, Any]], verb: str) -> str:
+    first_old, first_new = pairs[0]
+    return (
+        f"{label} {verb} the primary key values of {len(pairs)} of {len(old.rows)} rows of {name}: "
+        f"{_key_text(old, first_old)} -> {_key_text(old, first_new)}"
+    )
+
+
 def _key_text(table: TableRows, key: Any) -> str:
     if isinstance(key, RowKey):
         return key.shown
@@ -88,6 +121,11 @@ def losses_after_upgrade(
         else:
             old_rows, present = matched(old, new)
             lost = [k for k in old_rows if k not in present]
+            pairs = replaced_keys(old, new, lost, old_rows, present)
+            if pairs:
+                out.append((name, _replaced_text(label, name, old, pairs, "replaced")))
+                moved = {key for key, _new in pairs}
+                lost = [k for k in lost if k not in moved]
         if lost:
             out.append((name, f"{label} lost {len(lost)} of {len(old.rows)} rows of {name}: {_key_text(old, lost[0])}"))
         for col in old.columns:
@@ -143,6 +181,11 @@ def losses_after_downgrade(
             continue
         old_rows, new_rows = matched(old, new)
         missing = [k for k in old_rows if k not in new_rows]
+        pairs = replaced_keys(old, new, missing, old_rows, new_rows)
+        if pairs:
+            out.append((name, _replaced_text(label, name, old, pairs, "did not restore")))
+            moved = {key for key, _new in pairs}
+            missing = [k for k in missing if k not in moved]
         if missing:
             out.append(
                 (name, f"{label} lost {len(missing)} of {len(old.rows)} rows of {name}: {_key_text(old, missing[0])}")
