@@ -465,7 +465,7 @@ class Generator:
                 ],
             )
         if how == "widen":
-            old_type = col.type_code()
+            old_type, old_length = col.type_code(), col.length
             col.length = self.rng.choice([n for n in (120, 160, 200, 255) if n > (col.length or 0)])
             new_existing = existing.replace(old_type, col.type_code())
             return (
@@ -475,6 +475,8 @@ class Generator:
                     f"    batch_op.alter_column({col.name!r}, type_={col.type_code()}, {existing})",
                 ],
                 [
+                    # Values written since the upgrade may be longer: shortened first, as a careful downgrade does.
+                    f'op.execute("UPDATE {t} SET {col.name} = substr({col.name}, 1, {old_length})")',
                     f"with op.batch_alter_table({t!r}) as batch_op:",
                     f"    batch_op.alter_column({col.name!r}, type_={old_type}, {new_existing})",
                 ],
