@@ -408,3 +408,35 @@ def test_upgrade_raising_a_database_error(project, run_checks, engine, nothing_l
 
 def _glob(pattern: str) -> str:
     return ".*".join(re.escape(part) for part in pattern.split("*"))
+
+
+def test_a_revision_file_that_exits_while_it_loads_names_the_file(project, run_checks, nothing_left_behind):
+    # e.g. a revision that imports a module calling sys.exit() when its settings are missing.
+    project(
+        {
+            **CLEAN,
+            "0002_book": BOOK.replace(
+                "import sqlalchemy as sa\n", "import sqlalchemy as sa\nimport sys\nsys.exit(3)\n"
+            ),
+        }
+    )
+    error = usage_error(run_checks())
+    assert (
+        "a revision file fails to import: SystemExit: 3 (at migrations/versions/0002_book.py:9). "
+        "Fix that file or what it imports, then run again."
+    ) in error
+    nothing_left_behind()
+
+
+def test_env_py_that_exits_is_told_as_env_pys_failure(project, run_checks, nothing_left_behind):
+    root = project(CLEAN, MODELS)
+    env = root / "migrations" / "env.py"
+    marker = "from models import metadata as target_metadata\n"
+    env.write_text(env.read_text().replace(marker, marker + "import sys\nsys.exit('no DATABASE_URL')\n"))
+    result = run_checks()
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    lines = failure_lines(result, "test_upgrade[sqlite]")
+    assert lines[1] == f"env.py ({root / 'migrations'}/env.py) failed before running any migration on sqlite."
+    assert lines[2].startswith(f"at {env}:")
+    assert lines[3] == "SystemExit: no DATABASE_URL"
+    nothing_left_behind()

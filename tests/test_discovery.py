@@ -22,6 +22,7 @@ from conftest import (
     item_failure,
     item_outcomes,
     revision,
+    write_project,
 )
 from pytest_migrations.checks import CHECKS
 from pytest_migrations.providers import with_driver
@@ -490,3 +491,45 @@ def test_a_variable_read_before_the_run_is_named_and_its_database_never_opened(
     assert "migrations_url_env points APP_DATABASE_URL at the throwaway database while env.py runs" in lines[-1]
     assert "read the variable inside run_migrations_online()" in lines[-1]
     assert not app_db.exists()  # refused before the driver connected: no file made
+
+
+def test_an_alembic_ini_named_on_the_command_line_is_the_project_wherever_it_is(pytester, run_checks):
+    # A monorepo: pytest's rootdir is the repository, the service's alembic.ini two directories down.
+    service = pytester.path / "services" / "api"
+    service.mkdir(parents=True)
+    write_project(
+        service,
+        {
+            "0001_t": revision(
+                "0001",
+                None,
+                'op.create_table("t", sa.Column("id", sa.Integer(), primary_key=True))',
+                'op.drop_table("t")',
+            )
+        },
+    )
+    (service / "pytest.ini").unlink()
+    (pytester.path / "pytest.ini").write_text("[pytest]\n")
+    result = run_checks("services/api/alembic.ini")
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    assert item_outcomes(result, node_ids=True)["services/api/alembic.ini::test_upgrade[sqlite]"] == "passed"
+
+
+def test_migrations_only_collects_the_checks_and_nothing_else(project, pytester, run_checks):
+    project(
+        {
+            "0001_t": revision(
+                "0001",
+                None,
+                'op.create_table("t", sa.Column("id", sa.Integer(), primary_key=True))',
+                'op.drop_table("t")',
+            )
+        }
+    )
+    pytester.makepyfile(test_app="import no_such_module\n\ndef test_app():\n    assert False\n")
+    (pytester.path / "tests").mkdir()
+    (pytester.path / "tests" / "test_more.py").write_text("def test_more():\n    assert False\n")
+    result = pytester.runpytest("--migrations-only", *QUIET)
+    assert result.ret == 0, result.stdout.str()
+    assert set(item_outcomes(result)) == {f"{check}[sqlite]" for check in CHECKS}
+    assert "no_such_module" not in result.stdout.str()

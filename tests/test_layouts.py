@@ -638,3 +638,65 @@ def test_a_revision_that_warns_under_python_s_own_filters(alembic_project, pytes
     )
     result.assert_outcomes(passed=len(CHECKS))
     assert "Error" not in result.stdout.str()
+
+
+# An application that reads its database URL once, into cached settings, and whose env.py uses them.
+CACHED_SETTINGS = """\
+import functools
+import os
+
+
+class Settings:
+    def __init__(self):
+        self.database_url = os.environ.get("APP_DATABASE_URL", "postgresql://app@prod-db.internal/app")
+
+
+@functools.lru_cache
+def get_settings():
+    return Settings()
+"""
+SETTINGS_ENGINE = "    connectable = create_engine(get_settings().database_url, poolclass=pool.NullPool)\n"
+# The two lines the README shows: the hook points the cached settings at the throwaway database.
+POINT_SETTINGS = """
+def pytest_migrations_run_env(run):
+    from app_settings import get_settings
+    get_settings().database_url = run.url
+    run()
+"""
+
+
+def test_settings_read_at_import_are_pointed_at_the_throwaway_database_by_the_run_env_hook(
+    alembic_project, run_checks, pytester
+):
+    root = alembic_project("generic")
+    (root / "app_settings.py").write_text(CACHED_SETTINGS)
+    generic_env_py(
+        root,
+        ENGINE_FROM_CONFIG,
+        SETTINGS_ENGINE,
+        imports="from sqlalchemy import create_engine\nfrom app_settings import get_settings\n",
+    )
+    result = run_checks()  # without the hook, the guard refuses the application's real database
+    assert "prod-db.internal" in item_failure(result, "test_upgrade[sqlite]")
+    pytester.makeconftest(POINT_SETTINGS)
+    result = run_checks(engines="sqlite,postgresql")
+    assert_checks(result, "sqlite", "postgresql")
+    walked(result, 2, "sqlite")
+
+
+def test_the_run_env_hook_gets_every_binds_url(alembic_project, run_checks, pytester):
+    alembic_project("multidb")
+    pytester.makeconftest(
+        """
+        import json, pathlib
+
+        def pytest_migrations_run_env(run):
+            assert run.url in run.urls.values()
+            pathlib.Path("urls.json").open("a").write(json.dumps(sorted(run.urls)) + "\\n")
+            run()
+        """
+    )
+    result = run_checks()
+    assert_checks(result, "sqlite")
+    seen = {line for line in (pytester.path / "urls.json").read_text().splitlines()}
+    assert seen == {'["engine1", "engine2"]'}
