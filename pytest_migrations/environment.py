@@ -26,6 +26,7 @@ import re
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, nullcontext
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -145,7 +146,7 @@ def targeting(project: Project, config: Config, url: URL, server: Any, app: bool
 
     `app=False` leaves a Flask app's engines alone: the `migrator` fixture holds them for the whole test.
     """
-    given = async_url(url) if project.async_env else url
+    given = given_url(project, url)
     config.set_main_option("sqlalchemy.url", alembic_url(given))
     extra = []
     try:
@@ -229,7 +230,7 @@ def run_env(
 
             # Alembic's module-level `context` proxy forwards to the instance's attributes.
             env.run_migrations = checked_run_migrations  # type: ignore[method-assign]
-            run_once(script.run_env, project.run_env_hook)
+            run_once(script.run_env, project.run_env_hook, *_where_env_py_goes(config, given_url(project, url)))
             if not connection.closed and connection.in_transaction():
                 connection.commit()
     finally:
@@ -237,7 +238,38 @@ def run_env(
         engine.dispose()
 
 
-def run_once(run: Callable[[], None], hook: EnvRunner | None) -> None:
+@dataclass
+class EnvRun:
+    """What the pytest_migrations_run_env hook gets: call it once to run env.py.
+
+    `url` is the throwaway database's URL (what `sqlalchemy.url` holds for this run), `urls` every
+    database's by name (the multidb template's sections; "default" alone otherwise): an application
+    whose settings were read at import points them here before calling it.
+    """
+
+    run: Callable[[], None]
+    url: str = ""
+    urls: dict[str, str] = field(default_factory=dict)
+
+    def __call__(self) -> None:
+        self.run()
+
+
+def given_url(project: Project, url: URL) -> URL:
+    """The URL env.py is given for `url`: with the async driver an async env.py needs."""
+    return async_url(url) if project.async_env else url
+
+
+def _where_env_py_goes(config: Config, url: URL) -> tuple[str, dict[str, str]]:
+    main = url.render_as_string(hide_password=False)
+    names = multidb_names(config)
+    urls = {name: config.get_section_option(name, "sqlalchemy.url") or "" for name in names}
+    return main, urls or {"default": main}
+
+
+def run_once(
+    run: Callable[[], None], hook: EnvRunner | None, url: str = "", urls: dict[str, str] | None = None
+) -> None:
     """Call `run` directly, or through the project's pytest_migrations_run_env hook, which must call it once."""
     if hook is None:
         run()
@@ -252,6 +284,6 @@ def run_once(run: Callable[[], None], hook: EnvRunner | None) -> None:
         calls.append(1)
         run()
 
-    hook(run_from_hook)
+    hook(EnvRun(run_from_hook, url, dict(urls or {})))
     if not calls:
         raise RuntimeError("pytest_migrations_run_env returned without calling run(): env.py never ran")

@@ -96,7 +96,9 @@ def foreign_database_message(dialect: str, found: str, throwaway: dict[str, URL]
         )
     return (
         f"{what}. pytest-migrations only migrates databases it created itself: {fix}; if it reads its URL "
-        "from an environment variable, name that variable in the migrations_url_env ini key."
+        "from an environment variable, name that variable in the migrations_url_env ini key; if from settings "
+        "the application read at import, point them at run.url in a pytest_migrations_run_env hook in "
+        "conftest.py (`get_settings().database_url = run.url`, then `run()`)."
     )
 
 

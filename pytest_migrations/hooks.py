@@ -39,5 +39,11 @@ def pytest_migrations_run_env(run: Any) -> None:
         def pytest_migrations_run_env(run):
             anyio.run(anyio.to_thread.run_sync, run)
 
-    Implement it once; exceptions `run()` raises must reach the caller.
+    Implement it once; exceptions `run()` raises must reach the caller. `run.url` is the throwaway
+    database's URL and `run.urls` every database's by name (the multidb template's), for an
+    application that read its settings at import::
+
+        def pytest_migrations_run_env(run):
+            get_settings().database_url = run.url
+            run()
     """

@@ -243,7 +243,7 @@ def describe_history(
         raise ProjectError(
             f"a revision file does not compile: {_short_exception(exc)}. Fix the file, then run again."
         ) from None
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() in a revision file, or in what it imports
         where = user_code_location(exc)
         if where:  # raised while importing a revision file (or what it imports)
             raise ProjectError(

@@ -73,7 +73,7 @@ def run_command(project: Project, url: Any, server: Any, command: Command, found
 
     try:
         run_env(project, url, server, found, fn=steps, as_sql=False, destination_rev=target)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # SystemExit: env.py's or a revision's sys.exit()
         return exc
     return None
 

@@ -229,7 +229,8 @@ def drive(project: Project, url: URL, program: Program, server: Any = None) -> D
             outcome.restart_after = restart.revision
             outcome.restart_reason = restart.reason
         except BaseException as exc:
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            # A SystemExit here is the project's (env.py or a revision calling sys.exit): its failure, not an exit.
+            if isinstance(exc, KeyboardInterrupt):
                 raise
             if interrupted():  # Ctrl-C landed in cleanup code that raised something else instead
                 raise KeyboardInterrupt from exc

@@ -648,7 +648,7 @@ import os
 
 class Settings:
     def __init__(self):
-        self.database_url = os.environ.get("APP_DATABASE_URL", "postgresql://app@prod-db.internal/app")
+        self.database_url = os.environ.get("APP_DATABASE_URL", "postgresql+psycopg2://app@prod-db.internal/app")
 
 
 @functools.lru_cache
@@ -677,7 +677,9 @@ def test_settings_read_at_import_are_pointed_at_the_throwaway_database_by_the_ru
         imports="from sqlalchemy import create_engine\nfrom app_settings import get_settings\n",
     )
     result = run_checks()  # without the hook, the guard refuses the application's real database
-    assert "prod-db.internal" in item_failure(result, "test_upgrade[sqlite]")
+    text = item_failure(result, "test_upgrade[sqlite]")
+    assert "env.py connected to the postgresql database 'app', not to the throwaway database" in text
+    assert "point them at run.url in a pytest_migrations_run_env hook" in text
     pytester.makeconftest(POINT_SETTINGS)
     result = run_checks(engines="sqlite,postgresql")
     assert_checks(result, "sqlite", "postgresql")
