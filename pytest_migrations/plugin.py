@@ -31,6 +31,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "migrations: a built-in pytest-migrations check")
+    if config.getoption("--migrations-only"):
+        config.option.migrations = True
     if not config.getoption("--migrations"):
         return
     require_supported_stack(config)
@@ -152,6 +154,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
 
         report.sections = [(title, mask_text(content)) for title, content in report.sections]
     return report
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """--migrations-only: nothing but the Alembic config is collected (the project's own tests are not even
+    imported); checks whose config lies elsewhere are added after collection."""
+    if not config.getoption("--migrations-only"):
+        return None
+    target = get_session(config).settings.config_path
+    if target is not None and (collection_path == target or collection_path in target.parents):
+        return None
+    return True
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

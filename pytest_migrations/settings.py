@@ -29,6 +29,12 @@ def add_options(parser: pytest.Parser) -> None:
         help="Collect and run the built-in migration checks.",
     )
     group.addoption(
+        "--migrations-only",
+        action="store_true",
+        default=False,
+        help="Collect only the built-in migration checks, not the project's own tests (implies --migrations).",
+    )
+    group.addoption(
         "--migrations-config", metavar="PATH", help="Alembic ini file (default: alembic.ini in the rootdir)."
     )
     group.addoption("--migrations-metadata", metavar="MODULE:ATTR", help="Target metadata for the model check.")
@@ -217,6 +223,34 @@ def _version_locations(lines: list[str], rootdir: Path) -> dict[str, tuple[Path,
     return found
 
 
+def config_named_in_args(args: list[str], invocation_dir: Path) -> Path | None:
+    """The Alembic config a command-line argument names, wherever it is: an ini file with an [alembic]
+    section, a pyproject.toml with [tool.alembic], or a directory holding alembic.ini. None unless exactly one."""
+    found = set()
+    for arg in args:
+        path = (invocation_dir / arg.split("::")[0]).resolve()
+        if path.is_dir() and (path / "alembic.ini").is_file():
+            path = path / "alembic.ini"
+        if not path.is_file():
+            continue
+        if path.suffix == ".ini" and _has_alembic_section(path):
+            found.add(path)
+        elif path.name == "pyproject.toml" and _has_alembic_table(path):
+            found.add(path)
+    return found.pop() if len(found) == 1 else None
+
+
+def _has_alembic_section(path: Path) -> bool:
+    import configparser
+
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(path, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError):
+        return False
+    return parser.has_section("alembic")
+
+
 def _has_alembic_table(path: Path) -> bool:
     from pytest_migrations.project import _has_alembic_table
 
@@ -325,11 +359,14 @@ def read_settings(config: pytest.Config) -> Settings:
     config_value = _first(opt("--migrations-config"), config.getini("migrations_config"))
     flask_app = _first(opt("--migrations-flask-app", None), config.getini("migrations_flask_app"))
     flask_origin = "--migrations-flask-app" if opt("--migrations-flask-app", None) else "migrations_flask_app"
+    named = None if config_value else config_named_in_args(config.args, Path(config.invocation_params.dir))
     if config_value:
         origin = "--migrations-config" if opt("--migrations-config") else "the migrations_config ini key"
         path = Path(config_value)
         base = Path(config.invocation_params.dir) if opt("--migrations-config") else rootdir
         config_path: Path | None = (path if path.is_absolute() else base / path).resolve()
+    elif named is not None:
+        origin, config_path = "the command line", named
     else:
         origin = f"alembic.ini in the rootdir ({rootdir})"
         config_path = rootdir / "alembic.ini"
