@@ -200,7 +200,7 @@ def _rows_per_table(raw: object) -> int:
     return rows
 
 
-def _version_locations(lines: list[str], rootdir: Path) -> dict[str, tuple[Path, ...]]:
+def _version_locations(lines: list[str], rootdir: Path, here: Path | None = None) -> dict[str, tuple[Path, ...]]:
     """`ENGINE: DIR [DIR ...]` per line: a history kept per dialect, each engine walking its own directories."""
     found: dict[str, tuple[Path, ...]] = {}
     for line in (line.strip() for line in lines):
@@ -212,15 +212,45 @@ def _version_locations(lines: list[str], rootdir: Path) -> dict[str, tuple[Path,
                 f"pytest-migrations: migrations_version_locations lines look like `ENGINE: DIR [DIR ...]`, got {line!r}."
             )
         engine = engine_name(name, "migrations_version_locations")
-        directories = tuple((rootdir / part).resolve() for part in rest.split())
+        directories = tuple(_version_location(part, rootdir, here) for part in rest.split())
         missing = [str(directory) for directory in directories if not directory.is_dir()]
         if missing:
             raise pytest.UsageError(
                 f"pytest-migrations: migrations_version_locations names {', '.join(missing)} for {engine}, "
-                "which is not a directory (paths are relative to the rootdir)."
+                "which is not a directory (a path is relative to the rootdir, or to the ini file's directory where "
+                "it is there; `%(here)s` and package resources `mypkg.db:versions/sqlite` work as in Alembic)."
             )
         found[engine] = directories
     return found
+
+
+def _version_location(text: str, rootdir: Path, here: Path | None) -> Path:
+    """One directory as Alembic's version_locations takes it: `%(here)s/...`, a package resource, a path."""
+    if here is not None:
+        text = text.replace("%(here)s", str(here))
+    if not Path(text).is_absolute() and ":" in text:  # mypkg.db:migrations/versions, found as Alembic finds it
+        import sys
+
+        from alembic.util.pyfiles import coerce_resource_to_filename
+
+        added = [str(p) for p in (rootdir, here) if p is not None and str(p) not in sys.path]
+        sys.path[:0] = added
+        try:
+            return coerce_resource_to_filename(text).resolve()
+        except (ImportError, TypeError, ValueError, OSError) as exc:
+            raise pytest.UsageError(
+                f"pytest-migrations: migrations_version_locations names the package resource {text!r}, which "
+                f"cannot be found: {type(exc).__name__}: {exc}."
+            ) from None
+        finally:
+            for path in added:
+                sys.path.remove(path)
+    path = Path(text)
+    if path.is_absolute():
+        return path.resolve()
+    if here is not None and (here / path).is_dir() and not (rootdir / path).is_dir():
+        return (here / path).resolve()
+    return (rootdir / path).resolve()
 
 
 def config_named_in_args(args: list[str], invocation_dir: Path) -> Path | None:
@@ -233,9 +263,9 @@ def config_named_in_args(args: list[str], invocation_dir: Path) -> Path | None:
             path = path / "alembic.ini"
         if not path.is_file():
             continue
-        if path.suffix == ".ini" and _has_alembic_section(path):
-            found.add(path)
-        elif path.name == "pyproject.toml" and _has_alembic_table(path):
+        if (path.suffix == ".ini" and _has_alembic_section(path)) or (
+            path.name == "pyproject.toml" and _has_alembic_table(path)
+        ):
             found.add(path)
     return found.pop() if len(found) == 1 else None
 
@@ -425,7 +455,9 @@ def read_settings(config: pytest.Config) -> Settings:
         flask_app=flask_app,
         flask_app_origin=flask_origin,
         url_env=tuple(config.getini("migrations_url_env")),
-        version_locations=_version_locations(config.getini("migrations_version_locations"), rootdir),
+        version_locations=_version_locations(
+            config.getini("migrations_version_locations"), rootdir, config_path.parent if config_path else None
+        ),
         flask_env=dotenv_values(rootdir) if flask_app else {},  # read only for a Flask app: it costs an import
         start=_start(config.getini("migrations_start")),
         connect_timeout=_connect_timeout(config.getini("migrations_connect_timeout")),

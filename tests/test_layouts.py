@@ -702,3 +702,21 @@ def test_the_run_env_hook_gets_every_binds_url(alembic_project, run_checks, pyte
     assert_checks(result, "sqlite")
     seen = {line for line in (pytester.path / "urls.json").read_text().splitlines()}
     assert seen == {'["engine1", "engine2"]'}
+
+
+RESOURCE_VERSION_LOCATIONS = """\
+migrations_version_locations =
+    sqlite: migrations:versions/sqlite
+    postgresql: %(here)s/migrations/versions/postgresql
+"""
+
+
+def test_per_dialect_histories_named_as_alembic_names_version_locations(alembic_project, run_checks):
+    """A package resource (`package:path`, as Alembic's version_locations takes it) and `%(here)s`."""
+    root = alembic_project("per_dialect", ini=RESOURCE_VERSION_LOCATIONS)
+    (root / "migrations" / "__init__.py").write_text("")  # the migrations directory is a package
+    result = run_checks(engines="sqlite,postgresql")
+    assert_checks(result, "sqlite", "postgresql")
+    result.stdout.fnmatch_lines(
+        ["postgresql: 3 revisions walked in *s (1 walk)", "sqlite: 2 revisions walked in *s (1 walk)"]
+    )
