@@ -158,7 +158,7 @@ def load_flask_project(
     def environment(url: URL, server: Server | None) -> Any:
         return app_targeting(app, db, url, server)
 
-    with importable(paths):
+    with importable(paths), app.app_context():  # revision files load as under `flask db`: current_app works
         project = describe_history(config_path=directory / "alembic.ini", rootdir=rootdir, config=make_config())
     project.import_paths = paths
     project.config_factory = make_config

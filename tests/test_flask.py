@@ -697,3 +697,17 @@ def test_migrator_fixture_multidb(flask_project, run_checks):
     )
     result = run_checks("-m", "not migrations")
     assert item_outcomes(result, node_ids=True) == {"tests/test_multidb.py::test_up_and_down[sqlite]": "passed"}
+
+
+def test_a_revision_that_reads_current_app_at_import_loads_inside_the_app_context(flask_project, run_checks):
+    """As under `flask db upgrade`: revision files load inside the application's context."""
+    root = flask_project("library", module_app(), ini="migrations_flask_app = app:app")
+    first = sorted((root / "migrations" / "versions").glob("*.py"))[0]
+    text = first.read_text()
+    marker = "from alembic import op\n"
+    first.write_text(
+        text.replace(marker, marker + "from flask import current_app\n\nSETTINGS = dict(current_app.config)\n")
+    )
+    result = run_checks()
+    assert item_outcomes(result, node_ids=True) == expected_outcomes(config=FLASK_CONFIG)
+    assert result.ret == 0
