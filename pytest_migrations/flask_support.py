@@ -8,6 +8,7 @@ the originals back afterwards. The app's configuration is never changed.
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import sys
@@ -65,9 +66,18 @@ def load_app(ref: str, rootdir: Path, origin: str = "migrations_flask_app", env:
     try:
         with _environ(env or {}):
             # Relative to the rootdir, as `flask` takes it relative to where it runs.
-            return locate_app(prepare_import(str(rootdir / path)), name or None)
+            module = prepare_import(str(rootdir / path))
+            if "script_info" in inspect.signature(locate_app).parameters:  # Flask < 2.2 takes a ScriptInfo first
+                from flask.cli import ScriptInfo
+
+                return locate_app(ScriptInfo(), module, name or None)
+            return locate_app(module, name or None)
     except NoAppException as exc:
-        raise ProjectError(f"{origin} = {ref!r}: {exc}") from None
+        # Flask < 2.0 words a missing factory as Python does; said as later Flasks say it.
+        text = re.sub(
+            r"^module '([^']+)' has no attribute '([^']+)'$", r"Failed to find attribute '\2' in '\1'.", str(exc)
+        )
+        raise ProjectError(f"{origin} = {ref!r}: {text}") from None
     except Exception as exc:
         raise ProjectError(f"{origin} = {ref!r}: the app failed to load: {_short_exception(exc)}") from None
     finally:

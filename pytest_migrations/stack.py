@@ -16,7 +16,7 @@ from packaging.version import InvalidVersion, Version
 # Distribution name -> lowest supported version. README "Supported versions" says why each one.
 CORE = {"pytest": "8.0.2", "SQLAlchemy": "1.4.49", "alembic": "1.7.7"}
 # Checked only when a Flask app is in play: the project may have them installed for something else.
-FLASK = {"Flask": "2.2.5", "Flask-SQLAlchemy": "2.5.1", "Flask-Migrate": "2.5.3"}
+FLASK = {"Flask": "1.1.4", "Flask-SQLAlchemy": "2.5.1", "Flask-Migrate": "2.5.3"}
 
 
 def installed_versions(names: list[str]) -> dict[str, str | None]:

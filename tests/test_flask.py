@@ -168,10 +168,12 @@ def multidb_app(account_extra: str = "", events: str = EVENTS_WITH_LEVEL) -> str
 
 
 def flask_db(cwd: Path, app_ref: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """`flask --app APP db ARGS`, as a developer runs it in the project directory."""
-    env = {k: v for k, v in os.environ.items() if k not in ("FLASK_APP", "PYTEST_MIGRATIONS")}
+    """`FLASK_APP=APP flask db ARGS`, as a developer runs it in the project directory (every Flask line reads
+    FLASK_APP; `--app` came with Flask 2.2)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_MIGRATIONS"}
+    env["FLASK_APP"] = app_ref
     return subprocess.run(
-        [sys.executable, "-m", "flask", "--app", app_ref, "db", *args],
+        [sys.executable, "-m", "flask", "db", *args],
         cwd=cwd,
         env=env,
         capture_output=True,

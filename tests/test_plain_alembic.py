@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import item_failure, item_outcomes, revision
+from conftest import item_failure, item_outcomes, needs, revision
 from oracle import Alembic, fresh_database, plain_alembic_facts
 
 CHECKED = ("test_upgrade", "test_stepwise_roundtrip", "test_downgrade", "test_roundtrip")
@@ -263,6 +263,7 @@ MODEL_CASES = {
 
 
 @pytest.mark.parametrize("case", MODEL_CASES)
+@needs("alembic", "1.9", "the oracle's `alembic check`")
 def test_the_model_check_fails_where_alembic_check_does(case, project, run_checks, engine, tmp_path):
     if engine == "mysql" and case == "varchar_length":
         pytest.skip("MySQL has no VARCHAR without a length")
