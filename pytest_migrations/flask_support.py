@@ -87,6 +87,23 @@ def load_app(ref: str, rootdir: Path, origin: str = "migrations_flask_app", env:
             os.environ["PYTEST_MIGRATIONS"] = previous
 
 
+def flask_alembic_message(app: Any) -> str:
+    """What to write to check an app whose migrations Flask-Alembic runs: it builds Alembic's config in code
+    and runs no env.py, and the walk runs a history through its env.py, as `alembic` and Flask-Migrate do."""
+    settings = app.config.get("ALEMBIC", {}) if hasattr(app, "config") else {}
+    location = str(settings.get("script_location", "migrations"))
+    if not os.path.isabs(location) and ":" not in location:
+        location = os.path.join(app.root_path, location)
+    return (
+        "the app runs its migrations with Flask-Alembic, which builds Alembic's config in code and has no env.py; "
+        "pytest-migrations runs a history through its env.py, as `alembic` and Flask-Migrate do. To check it, give "
+        "the history an env.py and an ini file of its own beside the app: run `alembic init -t generic "
+        "alembic_env`, set `version_locations = " + location + "` in the alembic.ini it writes (Flask-Alembic "
+        "keeps the revisions there), set `target_metadata = db.metadata` in alembic_env/env.py (importing db "
+        "from the app), and run `pytest --migrations alembic.ini`."
+    )
+
+
 def _bind_keys(db: Any, app: Any) -> list[str | None]:
     with app.app_context():
         return flask_bind_keys(db, app)
@@ -147,6 +164,8 @@ def load_flask_project(
         sys.path[:] = saved
     paths = (*added, str(rootdir))
     state = getattr(app, "extensions", {}).get("migrate")
+    if state is None and "alembic" in getattr(app, "extensions", {}):
+        raise ProjectError(f"{origin} = {ref!r}: {flask_alembic_message(app)}")
     if state is None:
         raise ProjectError(f"{origin} = {ref!r}: the app has no Flask-Migrate extension; call Migrate(app, db) in it.")
     migrate = state.migrate

@@ -10,6 +10,7 @@ the way are deleted, so a test can tell whether a run created or touched them.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import re
 import shutil
@@ -28,6 +29,7 @@ from sqlalchemy import event
 
 from conftest import (
     SERVER_URLS,
+    assert_checks,
     expected_outcomes,
     failure_lines,
     generated_on_first_use,
@@ -713,3 +715,67 @@ def test_a_revision_that_reads_current_app_at_import_loads_inside_the_app_contex
     result = run_checks()
     assert item_outcomes(result, node_ids=True) == expected_outcomes(config=FLASK_CONFIG)
     assert result.ret == 0
+
+
+FLASK_ALEMBIC_APP = """
+from flask import Flask
+from flask_alembic import Alembic
+from flask_sqlalchemy import SQLAlchemy
+
+db = SQLAlchemy()
+alembic = Alembic()
+
+
+class Author(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    name = db.Column(db.String(50), nullable=False)
+
+
+def create_app():
+    app = Flask(__name__)
+    app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///dev.db"
+    db.init_app(app)
+    alembic.init_app(app)
+    return app
+
+
+app = create_app()
+"""
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("flask_alembic") is None, reason="Flask-Alembic needs Flask 3 (installed by .ci/run)"
+)
+def test_a_flask_alembic_app_is_told_exactly_what_to_write_and_that_works(pytester, run_checks):
+    (pytester.path / "app.py").write_text(FLASK_ALEMBIC_APP)
+    (pytester.path / "pytest.ini").write_text("[pytest]\nmigrations_flask_app = app:app\n")
+    subprocess.run(  # the revision, as a Flask-Alembic developer makes it
+        [sys.executable, "-c", "from app import app, alembic\nwith app.app_context(): alembic.revision('authors')"],
+        cwd=pytester.path,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    (pytester.path / "dev.db").unlink(missing_ok=True)
+    result = run_checks()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    error = result.stderr.str()
+    assert "runs its migrations with Flask-Alembic" in error and "Migrate(app, db)" not in error
+    # What the message says to write, written:
+    location = str(pytester.path / "migrations")
+    assert f"version_locations = {location}" in error
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "init", "-t", "generic", "alembic_env"],
+        cwd=pytester.path,
+        check=True,
+        capture_output=True,
+    )
+    ini = pytester.path / "alembic.ini"
+    ini.write_text(ini.read_text().replace("[alembic]\n", f"[alembic]\nversion_locations = {location}\n", 1))
+    env = pytester.path / "alembic_env" / "env.py"
+    env.write_text(
+        env.read_text().replace("target_metadata = None", "from app import db\ntarget_metadata = db.metadata")
+    )
+    (pytester.path / "pytest.ini").write_text("[pytest]\n")
+    result = run_checks("alembic.ini")
+    assert_checks(result, "sqlite")
