@@ -233,6 +233,7 @@ def run_env(
             run_once(script.run_env, project.run_env_hook, *_where_env_py_goes(config, given_url(project, url)))
             if not connection.closed and connection.in_transaction():
                 connection.commit()
+            project.env_runs += 1
     finally:
         record_warning(captured_warnings, found)
         engine.dispose()

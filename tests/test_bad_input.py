@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import tempfile
 import warnings
 from collections.abc import Callable
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from conftest import SERVER_URLS, failure_lines, item_outcomes, revision
+from conftest import SERVER_URLS, failed_checks, failure_lines, item_outcomes, revision
 from pytest_migrations.checks import CHECKS, WALK_CHECKS
 
 # ------------------------------------------------------------ leftovers
@@ -439,4 +440,28 @@ def test_env_py_that_exits_is_told_as_env_pys_failure(project, run_checks, nothi
     assert lines[1] == f"env.py ({root / 'migrations'}/env.py) failed before running any migration on sqlite."
     assert lines[2].startswith(f"at {env}:")
     assert lines[3] == "SystemExit: no DATABASE_URL"
+    nothing_left_behind()
+
+
+def test_env_py_that_fails_when_run_again_says_it_was_a_later_run(project, run_checks, nothing_left_behind):
+    # e.g. an app factory that registers a module-level blueprint: the second call in one process raises.
+    root = project(CLEAN, MODELS)
+    env = root / "migrations" / "env.py"
+    marker = "from models import metadata as target_metadata\n"
+    token = f"_pytest_migrations_env_ran_{secrets.token_hex(4)}"
+    once = (
+        f"import sys\nif {token!r} in sys.modules:\n"
+        "    raise RuntimeError(\"The setup method 'register' can no longer be called on the blueprint 'main'.\")\n"
+        f"sys.modules[{token!r}] = sys\n"
+    )
+    env.write_text(env.read_text().replace(marker, marker + once))
+    result = run_checks(engines="sqlite,postgresql")
+    assert failed_checks(result, "sqlite") == set()
+    lines = failure_lines(result, "test_upgrade[postgresql]")
+    assert lines[1].startswith(
+        f"env.py ({root / 'migrations'}/env.py) failed before running any migration on postgresql, in a later run: "
+        "it already ran 1 time in this process and migrated."
+    ), lines
+    assert "build the app once and reuse it" in lines[1]
+    assert lines[-1].startswith("RuntimeError: The setup method 'register' can no longer be called")
     nothing_left_behind()

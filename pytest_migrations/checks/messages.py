@@ -403,6 +403,17 @@ def env_failure(project: Project, engine: str, error: BaseException) -> str:
     where = user_code_location(error, project.code_roots)
     if isinstance(error, ForeignDatabase):
         what, why = f"did not connect to the throwaway {engine} database; nothing was run.", str(error)
+    elif project.env_runs:
+        what, why = (
+            f"failed before running any migration on {engine}, in a later run: it already ran "
+            f"{project.env_runs} time{'s' if project.env_runs > 1 else ''} in this process and migrated. "
+            "pytest-migrations runs env.py once per walk and per replayed command, as separate `alembic` "
+            "commands would run it in separate processes; an env.py that fails the second time does something "
+            "once per process at most (an app factory registering a module-level blueprint or extension, a "
+            "listener added twice): build the app once and reuse it, or make what it registers check whether it "
+            "is registered already.",
+            describe_error(error),
+        )
     else:
         what, why = f"failed before running any migration on {engine}.", describe_error(error)
     return f"env.py ({project.script.dir}/env.py) {what}\n" + (f"at {where}\n" if where else "") + why
