@@ -1195,3 +1195,30 @@ def test_replaced_primary_keys_are_told_as_such_in_one_line(project, run_checks,
     assert lines[1].endswith("; its downgrade does not restore them  [migrations/versions/0002_uuid.py]"), lines
     assert not [line for line in lines if " lost " in line], lines
     assert len(lines) == 3, lines  # the line, and how to declare it intended
+
+
+def test_a_changed_long_value_is_shown_around_where_it_differs(project, run_checks):
+    # The values differ at their 40th character: cut at the start, both sides would print the same.
+    project(
+        {
+            "0001_t": revision(
+                "0001",
+                None,
+                'op.create_table("t", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("body", sa.String(80)))',
+                'op.drop_table("t")',
+            ),
+            "0002_touch": revision(
+                "0002",
+                "0001",
+                "op.execute(\"UPDATE t SET body = substr(body, 1, 39) || '#' || substr(body, 41)\")",
+                "pass",
+            ),
+        }
+    )
+    result = run_checks(engines="sqlite")
+    line = next(
+        line for line in failure_lines(result, "test_data_preserved[sqlite]") if "changed values of t.body" in line
+    )
+    before, after = line.split(": id=100001 ", 1)[1].split(" (its downgrade leaves them so)")[0].split(" -> ")
+    assert before != after, line
+    assert "#" in after and "#" not in before, line

@@ -16,6 +16,26 @@ def _fmt(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..." + ("'" if isinstance(value, str) else "")
 
 
+def _text_of(value: Any) -> str:
+    return "NULL" if value is None else repr(value) if isinstance(value, str) else str(value)
+
+
+def _changed(before: Any, after: Any, width: int = 40) -> str:
+    """`before -> after`, each cut to a window around the first character where they differ, so that two
+    long values never print the same."""
+    old, new = _text_of(before), _text_of(after)
+    if (len(old) <= width and len(new) <= width) or old == new:
+        return f"{_fmt(before)} -> {_fmt(after)}"
+    at = next((i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), min(len(old), len(new)))
+    start = max(0, at - width // 3)
+    return f"{_window(old, start, width)} -> {_window(new, start, width)}"
+
+
+def _window(text: str, start: int, width: int) -> str:
+    end = start + width
+    return ("..." if start > 0 else "") + text[start:end] + ("..." if end < len(text) else "")
+
+
 @dataclass(frozen=True)
 class RowKey:
     """A row of a table without a primary key, known by its values: the n-th of the rows holding them.
@@ -228,7 +248,7 @@ def losses_after_downgrade(
                     (
                         name,
                         f"{step} {verb} {name}.{col} in {len(keys)} of {len(old.rows)} rows: "
-                        f"{_key_text(old, first)} {_fmt(old_rows[first].get(col))} -> {_fmt(after_value)}{undone}",
+                        f"{_key_text(old, first)} {_changed(old_rows[first].get(col), after_value)}{undone}",
                     )
                 )
     return out
