@@ -35,6 +35,11 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.migrations = True
     if not config.getoption("--migrations"):
         return
+    from pytest_migrations.settings import unknown_ini_keys
+
+    misspelt = unknown_ini_keys(getattr(config, "inicfg", {}) or {})
+    if misspelt:  # a key that does nothing, silently, would run other checks than the user asked for
+        raise pytest.UsageError(misspelt)
     require_supported_stack(config)
     from pytest_migrations.project import ProjectError
     from pytest_migrations.reporting import Summary

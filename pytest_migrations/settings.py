@@ -20,6 +20,33 @@ DEFAULT_ROWS_PER_TABLE = 3
 DEFAULT_CONNECT_TIMEOUT = 10
 
 
+INI_KEYS: list[str] = []  # every ini key the plugin reads, for telling a misspelt one
+
+
+def _addini(parser: pytest.Parser, name: str, help: str, **kwargs: object) -> None:
+    if name not in INI_KEYS:
+        INI_KEYS.append(name)
+    parser.addini(name, help, **kwargs)  # type: ignore[arg-type]
+
+
+def unknown_ini_keys(keys: object) -> str | None:
+    """A usage error's text for ini keys that look like the plugin's (migrations_...) and are not, or None."""
+    import difflib
+
+    names = [str(key) for key in keys]  # type: ignore[attr-defined]
+    found = sorted(key for key in names if key.startswith("migrations") and key not in INI_KEYS)
+    if not found:
+        return None
+    parts = []
+    for key in found:
+        close = difflib.get_close_matches(key, INI_KEYS, n=1, cutoff=0.6)
+        parts.append(f"{key} (did you mean {close[0]}?)" if close else key)
+    return (
+        f"pytest-migrations: unknown ini key{'s' if len(found) > 1 else ''} {', '.join(parts)}; the plugin's keys "
+        f"are {', '.join(sorted(set(INI_KEYS)))}."
+    )
+
+
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("migrations", "pytest-migrations: Alembic migration checks")
     group.addoption(
@@ -62,60 +89,68 @@ def add_options(parser: pytest.Parser) -> None:
         help="Drop throwaway databases left behind by an earlier, killed run.",
     )
 
-    parser.addini("migrations_config", "Alembic ini file, relative to the rootdir.", default="")
-    parser.addini("migrations_metadata", "module:attribute of the target MetaData.", default="")
+    _addini(parser, "migrations_config", "Alembic ini file, relative to the rootdir.", default="")
+    _addini(parser, "migrations_metadata", "module:attribute of the target MetaData.", default="")
     # "args": `sqlite,postgresql` in an ini file, or a list in pyproject.toml.
-    parser.addini("migrations_engines", "Comma-separated engines (default: sqlite).", type="args", default=[])
-    parser.addini("migrations_provider", "url, local or docker: force where servers come from.", default="")
-    parser.addini("migrations_postgresql_url", "PostgreSQL server URL for throwaway databases.", default="")
-    parser.addini("migrations_mysql_url", "MySQL/MariaDB server URL for throwaway databases.", default="")
-    parser.addini("migrations_postgresql_image", "Docker image for the PostgreSQL container.", default="")
-    parser.addini("migrations_mysql_image", "Docker image for the MySQL container.", default="")
-    parser.addini("migrations_irreversible", "Revisions whose downgrade is not attempted.", type="args", default=[])
-    parser.addini(
+    _addini(parser, "migrations_engines", "Comma-separated engines (default: sqlite).", type="args", default=[])
+    _addini(parser, "migrations_provider", "url, local or docker: force where servers come from.", default="")
+    _addini(parser, "migrations_postgresql_url", "PostgreSQL server URL for throwaway databases.", default="")
+    _addini(parser, "migrations_mysql_url", "MySQL/MariaDB server URL for throwaway databases.", default="")
+    _addini(parser, "migrations_postgresql_image", "Docker image for the PostgreSQL container.", default="")
+    _addini(parser, "migrations_mysql_image", "Docker image for the MySQL container.", default="")
+    _addini(parser, "migrations_irreversible", "Revisions whose downgrade is not attempted.", type="args", default=[])
+    _addini(
+        parser,
         "migrations_allow_data_loss",
         "Revisions whose data loss is intended (reported, not failed).",
         type="args",
         default=[],
     )
-    parser.addini(
+    _addini(
+        parser,
         "migrations_ignore",
         "Schema differences to ignore: TABLE, TABLE.COLUMN, KIND or KIND:TABLE[.COLUMN], one per line.",
         type="linelist",
         default=[],
     )
     # Text, read by _rows_per_table: pytest's own "int" type would answer "2.5" with a bare ValueError.
-    parser.addini("migrations_rows_per_table", "Rows generated per table and revision.", default="")
-    parser.addini("migrations_flask_app", "Flask app: module:app or module:create_app().", default="")
-    parser.addini(
+    _addini(parser, "migrations_rows_per_table", "Rows generated per table and revision.", default="")
+    _addini(parser, "migrations_flask_app", "Flask app: module:app or module:create_app().", default="")
+    _addini(
+        parser,
         "migrations_connect_timeout",
         "Seconds to wait for a database server to answer a connection (default 10).",
         default="",
     )
-    parser.addini(
+    _addini(
+        parser,
         "migrations_start",
         "Where the walk starts: base (an empty database, the default) or create_all (the model, stamped at head).",
         default="",
     )
-    parser.addini(
+    _addini(
+        parser,
         "migrations_version_locations",
         "Per-engine version directories, one `ENGINE: DIR [DIR ...]` per line (relative to the rootdir).",
         type="linelist",
         default=[],
     )
-    parser.addini(
+    _addini(
+        parser,
         "migrations_heads",
         "How many heads the history has by design (separate branches upgraded with `upgrade heads`).",
         default="",
     )
-    parser.addini(
+    _addini(
+        parser,
         "migrations_model_strict",
         "Kinds of model difference that fail though autogenerate does not report them (e.g. server_default "
         "check primary_key), or * for all.",
         type="args",
         default=[],
     )
-    parser.addini(
+    _addini(
+        parser,
         "migrations_url_env",
         "Environment variables env.py reads its database URL from; set to each throwaway database while env.py runs.",
         type="args",

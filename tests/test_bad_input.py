@@ -465,3 +465,12 @@ def test_env_py_that_fails_when_run_again_says_it_was_a_later_run(project, run_c
     assert "build the app once and reuse it" in lines[1]
     assert lines[-1].startswith("RuntimeError: The setup method 'register' can no longer be called")
     nothing_left_behind()
+
+
+def test_a_misspelt_ini_key_is_a_usage_error_with_the_closest_key(project, run_checks, nothing_left_behind):
+    project(CLEAN, pytest_ini="migrations_engine = postgresql\n")
+    result = run_checks()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "unknown ini key migrations_engine (did you mean migrations_engines?)" in result.stderr.str()
+    assert item_outcomes(result) == {}
+    nothing_left_behind()
