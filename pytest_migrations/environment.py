@@ -93,6 +93,31 @@ def alembic_url(url: URL) -> str:
     return url.render_as_string(hide_password=False).replace("%", "%%")
 
 
+class _StepsThatWorked(logging.Filter):
+    """Alembic's INFO lines ("Running upgrade a -> b", "Context impl ..."), one per step of every walk: on a long
+    history they were nearly all of a failure's output. A failure tells its own step and statement."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.INFO
+
+
+@contextmanager
+def quiet_alembic(keep: bool) -> Iterator[None]:
+    """Leave out Alembic's INFO lines while env.py runs, unless `keep` (-v, or a log level asked for)."""
+    if keep:
+        yield
+        return
+    loggers = [logging.getLogger(name) for name in ("alembic.runtime.migration", "alembic.runtime.plugins")]
+    quiet = _StepsThatWorked()
+    for logger in loggers:
+        logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(quiet)
+
+
 @contextmanager
 def preserved_logging() -> Iterator[None]:
     """env.py's fileConfig() disables every existing logger and replaces root's handlers; undo that."""
@@ -209,6 +234,7 @@ def run_env(
     try:
         with ExitStack() as stack:
             stack.enter_context(preserved_logging())
+            stack.enter_context(quiet_alembic(project.alembic_log))
             stack.enter_context(importable(project.import_paths))  # env.py imports the project's models
             # Recorded, not raised: they come from the project's code, which the checks judge by its
             # migrations; they are shown in pytest's warnings summary (see reporting).

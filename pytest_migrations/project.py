@@ -59,6 +59,8 @@ class Project:
     # The pytest_migrations_run_env hook, which wraps each run of env.py (environment.run_once).
     run_env_hook: Callable[[Callable[[], None]], None] | None = None
     env_runs: int = 0  # runs of env.py in this process that got to run_migrations and returned
+    # Alembic's INFO lines ("Running upgrade a -> b") kept: with -v or a log level asked for, else left out.
+    alembic_log: bool = False
     # Where the project's own code is imported from (the config's directory, prepend_sys_path, the
     # rootdir): on sys.path only while the plugin loads it or runs env.py (see `importable`).
     import_paths: tuple[str, ...] = ()

@@ -61,6 +61,7 @@ class MigrationsSession:
             self._project = load_project(self.settings.config_path, self.settings.config_origin, self.settings.rootdir)
         self._project.url_env = self.settings.url_env
         self._project.run_env_hook = self.run_env
+        self._project.alembic_log = self.settings.alembic_log
         return self._project
 
     def project_for(self, engine: str) -> Project:

@@ -187,6 +187,7 @@ class Settings:
     connect_timeout: int = DEFAULT_CONNECT_TIMEOUT  # migrations_connect_timeout
     model_strict: frozenset[str] = frozenset()  # migrations_model_strict: kinds failed though autogenerate skips them
     expected_heads: int | None = None  # migrations_heads: the history has this many heads by design
+    alembic_log: bool = False  # keep Alembic's INFO lines: -v, or a log level asked for (--log-level, log_level)
 
 
 def _first(*values: str | None) -> str | None:
@@ -498,4 +499,6 @@ def read_settings(config: pytest.Config) -> Settings:
         connect_timeout=_connect_timeout(config.getini("migrations_connect_timeout")),
         model_strict=_model_strict(config.getini("migrations_model_strict")),
         expected_heads=_expected_heads(config.getini("migrations_heads")),
+        alembic_log=config.getoption("verbose", 0) > 0
+        or bool(opt("log_level", None) or config.getini("log_level") or opt("log_cli_level", None)),
     )

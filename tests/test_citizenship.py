@@ -209,10 +209,19 @@ def test_alembic_s_log_names_each_step_as_alembic_does(project, run_checks):
     """env.py's logging shows `Running upgrade  -> 0001, ...` and `Running downgrade ...` for the walk's steps,
     as under `alembic upgrade`, not the name of the plugin's wrapper."""
     project(ONE_TABLE)
-    result = run_checks("-rA")
+    result = run_checks("-rA", "-v")  # with -v: what the steps that worked logged is kept
     logged = "\n".join(
         text for report in item_reports(result).values() for title, text in report.sections if "Captured" in title
     )
     assert "Running upgrade  -> 0001" in logged, logged
     assert "Running downgrade 0001 -> " in logged, logged
     assert "Running run" not in logged
+
+
+def test_without_v_alembic_s_info_lines_are_left_out_of_the_captured_output(project, run_checks):
+    project(ONE_TABLE)
+    result = run_checks("-rA")
+    logged = "\n".join(
+        text for report in item_reports(result).values() for title, text in report.sections if "Captured" in title
+    )
+    assert "Running upgrade" not in logged and "Context impl" not in logged, logged
