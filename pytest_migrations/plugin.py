@@ -37,7 +37,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     from pytest_migrations.settings import unknown_ini_keys
 
-    misspelt = unknown_ini_keys(getattr(config, "inicfg", {}) or {})
+    misspelt = unknown_ini_keys(_unknown_ini_keys(config))
     if misspelt:  # a key that does nothing, silently, would run other checks than the user asked for
         raise pytest.UsageError(misspelt)
     require_supported_stack(config)
@@ -50,6 +50,18 @@ def pytest_configure(config: pytest.Config) -> None:
     except ProjectError as exc:
         raise pytest.UsageError(f"pytest-migrations: {exc}") from None
     config.pluginmanager.register(Summary(), "pytest_migrations_summary")
+
+
+def _unknown_ini_keys(config: pytest.Config) -> set[str]:
+    """The ini keys no plugin registered (pytest's own list; config.inicfg is deprecated in pytest 9)."""
+    getter = getattr(config, "_get_unknown_ini_keys", None)
+    if getter is not None:
+        return set(getter())
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return set(config.inicfg)
 
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)
@@ -85,9 +97,15 @@ class MigrationsFile(pytest.File):
         items = []
         for check in checks.CHECKS:
             for engine in settings.engines:
-                # The node id spelled as pytest spells a parametrized test's, so that pytest 9's structured
-                # ids (path, names, params) match what --lf / --sw recorded.
-                name = f"{check}[{engine}]"
+                if check == checks.SINGLE_HEAD and not settings.version_locations:
+                    # A history's heads do not depend on the engine: one item, unless engines have their own.
+                    if engine != settings.engines[0]:
+                        continue
+                    name = check
+                else:
+                    # The node id spelled as pytest spells a parametrized test's, so that pytest 9's structured
+                    # ids (path, names, params) match what --lf / --sw recorded.
+                    name = f"{check}[{engine}]"
                 item = MigrationCheck.from_parent(
                     self, name=name, nodeid=f"{self.nodeid}::{name}", check=check, engine=engine
                 )

@@ -428,7 +428,7 @@ def test_two_heads_suggest_flask_db_merge(flask_project, run_checks):
         "def upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n"
     )
     result = run_checks()
-    message = item_failure(result, "test_single_head[sqlite]")
+    message = item_failure(result, "test_single_head")
     assert re.search(r'Merge them: flask db merge -m "merge heads" (\w+ zz1|zz1 \w+)$', message, re.M), message
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import item_failure, revision
+from conftest import ALL_ENGINES, item_failure, item_outcomes, revision
 
 
 def long_history(size: int, failing: int) -> dict[str, str]:
@@ -28,3 +28,19 @@ def test_a_long_history_failing_late_prints_its_cause_in_few_lines(project, pyte
     assert len(lines) < 150, "\n".join(lines)
     assert "RuntimeError: the data is not what this revision expects" in item_failure(result, "test_upgrade[sqlite]")
     assert not [line for line in lines if "Running upgrade" in line]
+
+
+def test_two_heads_on_three_engines_are_one_failure(project, run_checks):
+    # A history's heads do not depend on the engine: one item tells them, once.
+    tail = revision(
+        "0003", "0001", 'op.create_table("u", sa.Column("id", sa.Integer(), primary_key=True))', 'op.drop_table("u")'
+    )
+    first = revision(
+        "0001", None, 'op.create_table("t", sa.Column("id", sa.Integer(), primary_key=True))', 'op.drop_table("t")'
+    )
+    second = revision("0002", "0001", 'op.add_column("t", sa.Column("n", sa.Integer()))', 'op.drop_column("t", "n")')
+    project({"0001_t": first, "0002_n": second, "0003_u": tail})
+    result = run_checks(engines=ALL_ENGINES)
+    failed = [name for name, outcome in item_outcomes(result).items() if outcome == "failed"]
+    assert failed == ["test_single_head"], failed
+    assert "the history has 2 heads" in item_failure(result, "test_single_head")
