@@ -60,7 +60,14 @@ def get_session(config: pytest.Config) -> MigrationsSession:
             else:
                 run()
 
-        session = MigrationsSession(settings, supply_rows=supply, find_preparer=find_preparer, run_env=run_env)
+        def make_progress() -> Any:
+            from pytest_migrations.progress import terminal_progress
+
+            return terminal_progress(config)
+
+        session = MigrationsSession(
+            settings, supply_rows=supply, find_preparer=find_preparer, run_env=run_env, make_progress=make_progress
+        )
         config.stash[SESSION] = session
         config.add_cleanup(session.close)
         config.add_cleanup(terminate_as_interrupt())

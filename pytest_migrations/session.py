@@ -28,6 +28,7 @@ class MigrationsSession:
     supply_rows: RowSupplier | None = None
     find_preparer: Callable[[], Preparer | None] = lambda: None  # the pytest_migrations_prepare_database hook
     run_env: EnvRunner | None = None  # the pytest_migrations_run_env hook, around each run of env.py
+    make_progress: Callable[[], Any] = lambda: None  # progress.Progress on pytest's terminal, asked when a walk starts
     worker: str = field(default_factory=lambda: os.environ.get("PYTEST_XDIST_WORKER", "main"))
     _project: Project | None = None
     _engine_projects: dict[str, Project] = field(default_factory=dict)
@@ -143,6 +144,7 @@ class MigrationsSession:
                     self.metadata,
                     self.supply_rows,
                     self.find_preparer(),
+                    self.make_progress(),
                 )
             except ProviderUnavailable as exc:  # e.g. the account may not create databases: once is enough
                 self._server_errors[engine] = str(exc)

@@ -44,3 +44,35 @@ def test_two_heads_on_three_engines_are_one_failure(project, run_checks):
     failed = [name for name, outcome in item_outcomes(result).items() if outcome == "failed"]
     assert failed == ["test_single_head"], failed
     assert "the history has 2 heads" in item_failure(result, "test_single_head")
+
+
+def test_a_walk_writes_progress_lines_in_a_log_and_none_under_q(project, pytester, monkeypatch):
+    project(long_history(30, 0))
+    monkeypatch.setenv("PYTEST_MIGRATIONS_PROGRESS_SECONDS", "0")  # a line per revision: no waiting in a test
+    result = pytester.runpytest("--migrations", "-p", "no:cacheprovider")  # not a TTY: lines, not a live line
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(
+        [
+            "pytest-migrations: sqlite: up revision 1/30 (r001), *s",
+            "pytest-migrations: sqlite: up revision 30/30 (r030), *s",
+            "pytest-migrations: sqlite: down revision 30/30 (r001), *s",
+        ]
+    )
+    quiet = pytester.runpytest("--migrations", "-q", "-p", "no:cacheprovider")
+    assert quiet.ret == 0
+    assert "revision 1/30" not in quiet.stdout.str()
+
+
+def test_progress_in_a_log_is_a_line_every_interval_not_every_revision():
+    from pytest_migrations.progress import Progress
+
+    now = [0.0]
+    written: list[tuple[str, bool]] = []
+    progress = Progress(write=lambda text, in_place: written.append((text, in_place)), tty=False, clock=lambda: now[0])
+    for number in range(1, 301):  # 300 revisions, 0.1 s each: 30 s
+        now[0] += 0.1
+        progress.step("sqlite", "up", number, 300, f"r{number}")
+    numbers = [int(text.split("revision ")[1].split("/")[0]) for text, _ in written]
+    assert len(numbers) in (2, 3), written  # 30 s of walk: a line each 10 s, not 300
+    assert all(b - a >= 99 for a, b in zip(numbers, numbers[1:], strict=False)), numbers
+    assert not any(in_place for _, in_place in written)

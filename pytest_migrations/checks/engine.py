@@ -74,8 +74,10 @@ def run_engine(
     metadata: Any,
     supply: seeding.RowSupplier | None = None,
     prepare: Preparer | None = None,
+    progress: Any = None,
 ) -> EngineReport:
-    """All walk-based verdicts for one engine. `prepare` builds the base state on each walk's fresh database."""
+    """All walk-based verdicts for one engine. `prepare` builds the base state on each walk's fresh database;
+    `progress` (progress.Progress) is told each revision the walks reach."""
     engine = server.engine
     started = time.perf_counter()
     report = EngineReport(engine, {check: Verdict(check) for check in WALK_CHECKS}, len(project.revisions))
@@ -127,6 +129,7 @@ def run_engine(
                 failed_downgrades=failed_downgrades,
                 failed_reupgrades=failed_reupgrades,
                 only_in_one_command=only_in_one_command,
+                progress=progress,
             )
             try:
                 database = fresh_database(server, prepare)
@@ -222,6 +225,8 @@ def run_engine(
     finally:
         builder.shutdown(wait=True)  # its database is dropped even when the walk was interrupted
 
+    if progress is not None:
+        progress.done(engine)
     fresh = lambda: fresh_database(server, prepare)  # noqa: E731
     for claim in confirm(project, server, claims, fresh, []):
         if claim.text not in verdicts[claim.check].problems:

@@ -77,6 +77,7 @@ class Walk:
     # user gets from `alembic upgrade REV && alembic downgrade -1 && alembic upgrade +1`, compared in the tests.
     facts: dict[str, dict[str, bool]] = field(default_factory=dict)
     claims: list[Claim] = field(default_factory=list)  # failures told, for replay to confirm (replay.confirm)
+    progress: Any = None  # progress.Progress: told each revision the walk reaches
 
 
 @dataclass
@@ -302,7 +303,8 @@ class WalkRun:
         """Base -> head one revision at a time, each in its stepwise cycle; then the tail."""
         initial = current = self.reader.snapshot(self.conn)
         replaying = self.walk.replay_through is not None
-        for rev in self.order:
+        for number, rev in enumerate(self.order, start=1):
+            self.tell_progress("up", number, rev)
             if replaying:  # rebuilding the state a failed move could not undo: plain upgrades, no checks
                 yield from self.apply(Move("upgrade", rev, "replay", self.bind))
                 replaying = rev != self.walk.replay_through
@@ -409,7 +411,8 @@ class WalkRun:
         verdicts, on, engine = self.verdicts, self.on, self.engine
         downgraded: list[str] = []
         stopped_at: str | None = None
-        for rev in reversed(self.order):
+        for number, rev in enumerate(reversed(self.order), start=1):
+            self.tell_progress("down", number, rev)
             if rev in self.options.irreversible:
                 stopped_at = rev
                 note = f"stopped at {rev}: declared irreversible in migrations_irreversible"
@@ -559,6 +562,10 @@ class WalkRun:
         if drift:
             verdicts[ROUNDTRIP].note(f"the migrations do not build what the model does{on} (see {MODEL}[{engine}])")
         self.tell_unsettled(drift)
+
+    def tell_progress(self, phase: str, number: int, rev: str) -> None:
+        if self.walk.progress is not None:
+            self.walk.progress.step(self.engine + self.on, phase, number, len(self.order), rev)
 
     def at_head(self, snapshot: schemas.Snapshot) -> None:
         """The schema at head, and what `alembic check` would report there, for the model check."""
