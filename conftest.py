@@ -223,6 +223,15 @@ def item_failure(result: pytest.RunResult, name: str) -> str:
     return report.longreprtext
 
 
+def skip_reason(result: pytest.RunResult, name: str) -> str:
+    """Why `name`, which must have been skipped, was: e.g. "not checked: see test_upgrade[sqlite]." for an item
+    that could not check because another item of the run failed."""
+    report = item_reports(result)[name]
+    assert report.outcome == "skipped", f"{name} {report.outcome}, expected it to be skipped"
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
 def before_short_summary(result: pytest.RunResult) -> str:
     """The output above "short test summary info": pytest prints messages there in full when CI is set, trimmed if not."""
     return result.stdout.str().split(" short test summary info ")[0]

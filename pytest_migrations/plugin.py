@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     pass
 
 COLLECTED = pytest.StashKey[bool]()
+ITEMS_IN_RUN = pytest.StashKey[set]()  # names of the built-in items the run will run (after -k, --lf, --deselect)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -147,11 +148,37 @@ class MigrationCheck(pytest.Item):
         if not verdict.problems:  # a failure's notes are in its message
             for note in verdict.notes:
                 self.add_report_section("call", "pytest-migrations notes", note)
+        if verdict.problems and report is not None:
+            self.blocked(verdict, report)
         if verdict.problems:
             self.tracebacks = verdict.tracebacks
             raise CheckFailed(failure_text(self.check, self.engine, verdict))
         if verdict.skip_reason:
             pytest.skip(f"{self.check}[{self.engine}]: {verdict.skip_reason}")
+
+    def blocked(self, verdict: Any, report: Any) -> None:
+        """Skip an item whose every problem points at items of this run that fail (one cause, one failure);
+        where one of them is not in the run, fail with their cause told here as well."""
+        from pytest_migrations.blocked import pointed_at
+        from pytest_migrations.reporting import failure_text
+
+        owners = pointed_at(verdict.problems, self.check)
+        if owners is None:
+            return
+        in_run = self.config.stash.get(ITEMS_IN_RUN, set())
+        failing = {(check, engine) for check, engine in owners if engine == self.engine and report.verdicts.get(check)}
+        failing = {(check, engine) for check, engine in failing if report.verdicts[check].problems}
+        if failing != owners:
+            return  # a pointer to something that did not fail: the item's own failure stands as it is
+        if all(f"{check}[{engine}]" in in_run for check, engine in owners):
+            pytest.skip("; ".join(verdict.problems))
+        causes = "\n".join(failure_text(check, engine, report.verdicts[check]) for check, engine in sorted(owners))
+        self.tracebacks = [t for check, _e in sorted(owners) for t in report.verdicts[check].tracebacks]
+        raise CheckFailed(
+            failure_text(self.check, self.engine, verdict)
+            + "\n(that item is not in this run; what it says:)\n"
+            + causes
+        )
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, CheckFailed):
@@ -166,6 +193,11 @@ class MigrationCheck(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"{self.check}[{self.engine}]"
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The built-in items this run will run, after -k, --lf and --deselect: a blocked item points at them."""
+    session.config.stash[ITEMS_IN_RUN] = {item.name for item in session.items if isinstance(item, MigrationCheck)}
 
 
 @pytest.hookimpl(wrapper=True)

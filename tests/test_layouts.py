@@ -553,7 +553,9 @@ def test_env_py_that_must_run_in_a_worker_thread(alembic_project, run_checks, py
     root = alembic_project("generic")
     generic_env_py(root, ENGINE_FROM_CONFIG, NEEDS_A_WORKER_THREAD + ENGINE_FROM_CONFIG, imports="import threading\n")
     result = run_checks()
-    assert item_outcomes(result) == expected_outcomes(**{check: "failed" for check in CHECKS[1:]})
+    assert item_outcomes(result) == expected_outcomes(
+        **{check: "failed" if check == "test_upgrade" else "skipped" for check in CHECKS[1:]}
+    )
     assert "env.py must run in a worker thread" in item_failure(result, "test_upgrade[sqlite]")
 
     pytester.makeconftest(RUN_ENV_IN_A_THREAD)

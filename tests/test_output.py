@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from conftest import ALL_ENGINES, item_failure, item_outcomes, revision
 
 
@@ -74,5 +76,21 @@ def test_progress_in_a_log_is_a_line_every_interval_not_every_revision():
         progress.step("sqlite", "up", number, 300, f"r{number}")
     numbers = [int(text.split("revision ")[1].split("/")[0]) for text, _ in written]
     assert len(numbers) in (2, 3), written  # 30 s of walk: a line each 10 s, not 300
-    assert all(b - a >= 99 for a, b in zip(numbers, numbers[1:], strict=False)), numbers
+    assert all(b - a >= 99 for a, b in itertools.pairwise(numbers)), numbers
     assert not any(in_place for _, in_place in written)
+
+
+def test_k_stepwise_shows_the_cause_when_the_item_that_tells_it_is_not_selected(project, run_checks):
+    history = long_history(3, 0)
+    history["r003"] = history["r003"].replace(
+        'op.add_column("t", sa.Column("c3", sa.Integer()))', 'op.execute("INSERT INTO nosuch (id) VALUES (1)")'
+    )
+    project(history)
+    result = run_checks()  # the whole run: test_upgrade tells the cause, the blocked items are skipped
+    assert item_outcomes(result)["test_upgrade[sqlite]"] == "failed"
+    assert item_outcomes(result)["test_stepwise_roundtrip[sqlite]"] == "skipped"
+    result = run_checks("-k", "stepwise")  # as the README suggests: only the item pointing there is selected
+    assert list(item_outcomes(result).values()) == ["failed"]
+    text = item_failure(result, "test_stepwise_roundtrip[sqlite]")
+    assert "while running: INSERT INTO nosuch (id) VALUES (1)" in text
+    assert text.splitlines()[-1] == "sqlite3.OperationalError: no such table: nosuch"
