@@ -119,6 +119,14 @@ class CheckFailed(Exception):
     pass
 
 
+def _skip(reason: str) -> BaseException:
+    """A skip reported at the item (alembic.ini), not at the line of the plugin that raised it."""
+    try:
+        return pytest.skip.Exception(reason, _use_item_location=True)
+    except TypeError:  # a pytest without the keyword: the plugin's line, as pytest.skip() gives
+        return pytest.skip.Exception(reason)
+
+
 class MigrationCheck(pytest.Item):
     def __init__(self, *, check: str, engine: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -154,7 +162,7 @@ class MigrationCheck(pytest.Item):
             self.tracebacks = verdict.tracebacks
             raise CheckFailed(failure_text(self.check, self.engine, verdict))
         if verdict.skip_reason:
-            pytest.skip(f"{self.check}[{self.engine}]: {verdict.skip_reason}")
+            raise _skip(f"{self.check}[{self.engine}]: {verdict.skip_reason}")
 
     def blocked(self, verdict: Any, report: Any) -> None:
         """Skip an item whose every problem points at items of this run that fail (one cause, one failure);
@@ -171,7 +179,7 @@ class MigrationCheck(pytest.Item):
         if failing != owners:
             return  # a pointer to something that did not fail: the item's own failure stands as it is
         if all(f"{check}[{engine}]" in in_run for check, engine in owners):
-            pytest.skip("; ".join(verdict.problems))
+            raise _skip("; ".join(verdict.problems))
         causes = "\n".join(failure_text(check, engine, report.verdicts[check]) for check, engine in sorted(owners))
         self.tracebacks = [t for check, _e in sorted(owners) for t in report.verdicts[check].tracebacks]
         raise CheckFailed(
@@ -192,7 +200,7 @@ class MigrationCheck(pytest.Item):
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, f"{self.check}[{self.engine}]"
+        return self.path, 0, f"{self.check}[{self.engine}]"  # line 0: skips are reported at the config file
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
