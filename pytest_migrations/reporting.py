@@ -150,8 +150,14 @@ class Summary:
                 )
         return out
 
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+    def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int = 0) -> None:
         lines = self.lines()
+        if exitstatus == 2:  # pytest.ExitCode.INTERRUPTED: Ctrl-C or SIGTERM
+            lines.insert(
+                0,
+                "interrupted: only the checks listed below ran to the end; the others did not, and count as neither "
+                "passed nor failed",
+            )
         if lines:
             terminalreporter.write_sep("=", "pytest-migrations summary")
             for line in lines:

@@ -112,6 +112,11 @@ def test_an_interrupt_mid_walk_leaves_nothing_behind(pytester, project, tmp_path
         output, _ = process.communicate(timeout=120)
     assert "KeyboardInterrupt" in output
     assert process.returncode == pytest.ExitCode.INTERRUPTED, output
+    # The summary says the run was interrupted, and reports no unfinished check as passed.
+    summary = output.split("pytest-migrations summary")[1]
+    assert summary.splitlines()[1].startswith("interrupted: only the checks listed below ran to the end"), summary
+    passed = [line for line in summary.splitlines() if line.startswith("  passed")]
+    assert passed in ([], ["  passed  test_single_head"]), summary  # reads files only: it did finish
     assert _our_databases(process.pid) == []
     assert _our_temp_dirs(process.pid) == []
 
