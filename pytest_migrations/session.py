@@ -164,7 +164,8 @@ class MigrationsSession:
         first = self._told.setdefault(engine, item)
         if first == item:
             return f"{item} could not run: {exc}"
-        return f"{item} could not run: no {engine} server (see {first} for why)."
+        # Not "no server": the cause may be a missing driver, an account without rights, a URL that cannot be read.
+        return f"{item} could not run: {engine} cannot be used here (see {first} for why)."
 
     def take_warnings(self, engine: str) -> list[Any]:
         """The warnings the walk of `engine` recorded, handed out once (to the first of its items that runs),

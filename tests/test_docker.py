@@ -120,7 +120,7 @@ def test_an_image_that_cannot_be_pulled_is_one_message_for_the_session(project, 
     result.stdout.fnmatch_lines([message])
     body = before_short_summary(result)
     assert body.count("pulling it failed") == 1  # once, the other items point at it
-    assert body.count("could not run: no postgresql server (see test_upgrade[postgresql] for why).") == 5
+    assert body.count("could not run: postgresql cannot be used here (see test_upgrade[postgresql] for why).") == 5
     assert "Traceback" not in out and "docker.errors" not in out and "http+docker" not in out
 
 
@@ -170,6 +170,6 @@ def test_a_server_that_never_gets_ready_is_one_message_naming_the_image_and_its_
     )
     body = before_short_summary(result)
     assert body.count("did not become ready") == 1
-    assert body.count("could not run: no mysql server (see test_upgrade[mysql] for why).") == 5
+    assert body.count("could not run: mysql cannot be used here (see test_upgrade[mysql] for why).") == 5
     assert "Traceback" not in body
     # The fixture checks that the container is gone.
