@@ -106,6 +106,30 @@ def replaced_keys(
     return pairs
 
 
+def _missing(
+    label: str,
+    name: str,
+    old: TableRows,
+    new: TableRows,
+    old_rows: dict[Any, dict[str, Any]],
+    new_rows: dict[Any, Any],
+    verb: str,
+) -> list[str]:
+    """The rows of `old_rows` not in `new_rows`: those still there under another key (told with `verb`,
+    "replaced" or "did not restore"), then those lost."""
+    missing = [k for k in old_rows if k not in new_rows]
+    pairs = replaced_keys(old, new, missing, old_rows, new_rows)
+    moved = {key for key, _new in pairs}
+    missing = [k for k in missing if k not in moved]
+    return ([_replaced_text(label, name, old, pairs, verb)] if pairs else []) + (
+        [_lost_text(label, name, old, missing)] if missing else []
+    )
+
+
+def _lost_text(label: str, name: str, old: TableRows, lost: list[Any]) -> str:
+    return f"{label} lost {len(lost)} of {len(old.rows)} rows of {name}: {_key_text(old, lost[0])}"
+
+
 def _replaced_text(label: str, name: str, old: TableRows, pairs: list[tuple[Any, Any]], verb: str) -> str:
     first_old, first_new = pairs[0]
     return (
@@ -138,16 +162,11 @@ def losses_after_upgrade(
             continue
         if old.key_columns and not set(old.key_columns) <= set(new.columns):
             lost = list(old.rows)[len(new.rows) :] if len(new.rows) < len(old.rows) else []
+            if lost:
+                out.append((name, _lost_text(label, name, old, lost)))
         else:
             old_rows, present = matched(old, new)
-            lost = [k for k in old_rows if k not in present]
-            pairs = replaced_keys(old, new, lost, old_rows, present)
-            if pairs:
-                out.append((name, _replaced_text(label, name, old, pairs, "replaced")))
-                moved = {key for key, _new in pairs}
-                lost = [k for k in lost if k not in moved]
-        if lost:
-            out.append((name, f"{label} lost {len(lost)} of {len(old.rows)} rows of {name}: {_key_text(old, lost[0])}"))
+            out.extend((name, text) for text in _missing(label, name, old, new, old_rows, present, "replaced"))
         for col in old.columns:
             if col in new.columns:
                 continue
@@ -200,16 +219,7 @@ def losses_after_downgrade(
             out.append((name, f"{label} lost table {name} ({len(old.rows)} rows)"))
             continue
         old_rows, new_rows = matched(old, new)
-        missing = [k for k in old_rows if k not in new_rows]
-        pairs = replaced_keys(old, new, missing, old_rows, new_rows)
-        if pairs:
-            out.append((name, _replaced_text(label, name, old, pairs, "did not restore")))
-            moved = {key for key, _new in pairs}
-            missing = [k for k in missing if k not in moved]
-        if missing:
-            out.append(
-                (name, f"{label} lost {len(missing)} of {len(old.rows)} rows of {name}: {_key_text(old, missing[0])}")
-            )
+        out.extend((name, text) for text in _missing(label, name, old, new, old_rows, new_rows, "did not restore"))
         for col in old.columns:
             if col not in new.columns:
                 holding = [k for k, r in old_rows.items() if r.get(col) is not None]
