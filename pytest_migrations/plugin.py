@@ -29,6 +29,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    """A misspelt --migrations-* option: argparse refuses it later, without naming the one that was meant."""
+    from pytest_migrations.settings import unknown_options
+
+    misspelt = unknown_options(args)
+    if misspelt:
+        raise pytest.UsageError(misspelt)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "migrations: a built-in pytest-migrations check")

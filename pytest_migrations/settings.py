@@ -21,6 +21,7 @@ DEFAULT_CONNECT_TIMEOUT = 10
 
 
 INI_KEYS: list[str] = []  # every ini key the plugin reads, for telling a misspelt one
+OPTIONS: list[str] = []  # every --migrations-* option, for the same reason
 
 
 def _addini(parser: pytest.Parser, name: str, help: str, **kwargs: object) -> None:
@@ -29,60 +30,90 @@ def _addini(parser: pytest.Parser, name: str, help: str, **kwargs: object) -> No
     parser.addini(name, help, **kwargs)  # type: ignore[arg-type]
 
 
+def _addoption(group: pytest.OptionGroup, name: str, **kwargs: object) -> None:
+    if name not in OPTIONS:
+        OPTIONS.append(name)
+    group.addoption(name, **kwargs)
+
+
+def unknown_options(args: list[str]) -> str | None:
+    """A usage error's text for `--migrations...` arguments the plugin does not have, or None.
+
+    argparse refuses them too, but without naming the option that was meant."""
+    names = []
+    for arg in args:
+        if arg == "--":
+            break
+        names.append(arg.split("=", 1)[0])
+    found = _unknown(names, OPTIONS, "--migrations")
+    return found and f"pytest-migrations: unknown {found}; `pytest --help` lists the plugin's options."
+
+
 def unknown_ini_keys(keys: object) -> str | None:
     """A usage error's text for ini keys that look like the plugin's (migrations_...) and are not, or None."""
+    found = _unknown([str(key) for key in keys], INI_KEYS, "migrations")  # type: ignore[attr-defined]
+    return found and f"pytest-migrations: unknown ini {found}; the plugin's keys are {', '.join(sorted(INI_KEYS))}."
+
+
+def _unknown(names: list[str], known: list[str], prefix: str) -> str:
+    """ "key X (did you mean Y?), Z" for the names that start with `prefix` and are not known; "" when none.
+
+    Names are matched on what follows the prefix, which every known name shares."""
     import difflib
 
-    names = [str(key) for key in keys]  # type: ignore[attr-defined]
-    found = sorted(key for key in names if key.startswith("migrations") and key not in INI_KEYS)
+    found = sorted({name for name in names if name.startswith(prefix) and name not in known})
     if not found:
-        return None
+        return ""
+    tails = {name[len(prefix) + 1 :]: name for name in known}
     parts = []
-    for key in found:
-        close = difflib.get_close_matches(key, INI_KEYS, n=1, cutoff=0.6)
-        parts.append(f"{key} (did you mean {close[0]}?)" if close else key)
-    return (
-        f"pytest-migrations: unknown ini key{'s' if len(found) > 1 else ''} {', '.join(parts)}; the plugin's keys "
-        f"are {', '.join(sorted(set(INI_KEYS)))}."
-    )
+    for name in found:
+        close = difflib.get_close_matches(name[len(prefix) + 1 :], tails, n=1, cutoff=0.6)
+        parts.append(f"{name} (did you mean {tails[close[0]]}?)" if close else name)
+    kind = "option" if prefix.startswith("--") else "key"
+    return f"{kind}{'s' if len(found) > 1 else ''} {', '.join(parts)}"
 
 
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("migrations", "pytest-migrations: Alembic migration checks")
-    group.addoption(
+    _addoption(
+        group,
         "--migrations",
         action="store_true",
         default=False,
         help="Collect and run the built-in migration checks.",
     )
-    group.addoption(
+    _addoption(
+        group,
         "--migrations-only",
         action="store_true",
         default=False,
         help="Collect only the built-in migration checks, not the project's own tests (implies --migrations).",
     )
-    group.addoption(
-        "--migrations-config", metavar="PATH", help="Alembic ini file (default: alembic.ini in the rootdir)."
+    _addoption(
+        group, "--migrations-config", metavar="PATH", help="Alembic ini file (default: alembic.ini in the rootdir)."
     )
-    group.addoption("--migrations-metadata", metavar="MODULE:ATTR", help="Target metadata for the model check.")
-    group.addoption(
+    _addoption(group, "--migrations-metadata", metavar="MODULE:ATTR", help="Target metadata for the model check.")
+    _addoption(
+        group,
         "--migrations-engines",
         metavar="LIST",
         help="Comma-separated engines to run the checks on: sqlite, postgresql, mysql (default: sqlite).",
     )
-    group.addoption(
-        "--migrations-provider", choices=PROVIDERS, help="Force where servers come from: url, local or docker."
+    _addoption(
+        group, "--migrations-provider", choices=PROVIDERS, help="Force where servers come from: url, local or docker."
     )
     for engine in ("postgresql", "mysql"):
-        group.addoption(
+        _addoption(
+            group,
             f"--migrations-{engine}-url",
             metavar="URL",
             help=f"A {engine} server URL whose account may create databases "
             f"(or env PYTEST_MIGRATIONS_{engine.upper()}_URL).",
         )
-    group.addoption("--migrations-flask-app", metavar="APP", help="Flask app: module:app or module:create_app().")
-    group.addoption("--migrations-seed", type=int, metavar="N", help="Seed for generated rows (default 0).")
-    group.addoption(
+    _addoption(group, "--migrations-flask-app", metavar="APP", help="Flask app: module:app or module:create_app().")
+    _addoption(group, "--migrations-seed", type=int, metavar="N", help="Seed for generated rows (default 0).")
+    _addoption(
+        group,
         "--migrations-drop-stale",
         action="store_true",
         default=False,

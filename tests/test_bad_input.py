@@ -479,3 +479,15 @@ def test_a_misspelt_ini_key_is_a_usage_error_with_the_closest_key(project, run_c
     assert "unknown ini key migrations_engine (did you mean migrations_engines?)" in result.stderr.str()
     assert item_outcomes(result) == {}
     nothing_left_behind()
+
+
+@pytest.mark.parametrize("arg", ["--migrations-engine=postgresql", "--migrations-egnines"])
+def test_a_misspelt_option_is_a_usage_error_with_the_closest_option(project, run_checks, arg, nothing_left_behind):
+    project(CLEAN)
+    result = run_checks(arg)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    name = arg.split("=")[0]
+    assert f"unknown option {name} (did you mean --migrations-engines?)" in result.stderr.str()
+    assert "unrecognized arguments" not in result.stderr.str()  # one cause, one message
+    assert "passed" not in result.stdout.str()
+    nothing_left_behind()
