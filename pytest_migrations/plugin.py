@@ -158,7 +158,10 @@ class MigrationCheck(pytest.Item):
                 verdict = report.verdicts[self.check]
         except providers.ProviderUnavailable as exc:
             self.user_properties.append((PROPERTY, item_record(self.check, self.engine, None)))
-            raise CheckFailed(providers.mask_text(session.unavailable(self.engine, self.name, exc))) from None
+            message, first = session.unavailable(self.engine, self.name, exc)
+            if not first:
+                raise _skip(f"{self.name}: {message}") from None
+            raise CheckFailed(providers.mask_text(message)) from None
         server = session.server_description(self.engine)
         self.user_properties.append((PROPERTY, item_record(self.check, self.engine, report, verdict.notes, server)))
         if report is not None:

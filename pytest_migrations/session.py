@@ -156,16 +156,17 @@ class MigrationsSession:
         server = self._servers.get(engine)
         return server.describe() if server is not None else None
 
-    def unavailable(self, engine: str, item: str, exc: ProviderUnavailable) -> str:
-        """The server's message for the first item that meets it; a pointer to that item for the others.
+    def unavailable(self, engine: str, item: str, exc: ProviderUnavailable) -> tuple[str, bool]:
+        """The server's message for the first item that meets it, and True; a pointer to that item for the
+        others, and False (one cause, one failure: they are skipped, the first one fails in this run).
 
         The session remembers the failure (no second pull or connect per item), and the report says it once.
         """
         first = self._told.setdefault(engine, item)
         if first == item:
-            return f"{item} could not run: {exc}"
+            return f"{item} could not run: {exc}", True
         # Not "no server": the cause may be a missing driver, an account without rights, a URL that cannot be read.
-        return f"{item} could not run: {engine} cannot be used here (see {first} for why)."
+        return f"not checked: {engine} cannot be used here (see {first} for why).", False
 
     def take_warnings(self, engine: str) -> list[Any]:
         """The warnings the walk of `engine` recorded, handed out once (to the first of its items that runs),

@@ -33,6 +33,8 @@ from sqlalchemy import event
 from conftest import (
     ALL_ENGINES,
     ENGINES,
+    QUIET,
+    SERVER_URLS,
     assert_checks,
     expected_outcomes,
     generated_on_first_use,
@@ -722,3 +724,69 @@ def test_per_dialect_histories_named_as_alembic_names_version_locations(alembic_
     result.stdout.fnmatch_lines(
         ["postgresql: 3 revisions walked in *s (1 walk)", "sqlite: 2 revisions walked in *s (1 walk)"]
     )
+
+
+# ------------------------------------------------------------------ async-only stacks
+
+_BLOCKER = """\
+import sys
+
+import sqlalchemy as sa
+
+# This environment has no {blocked} driver: as if they were never installed (find_spec says None).
+for name in {modules!r}:
+    sys.modules[name] = None
+
+
+def record(dbapi_connection, record):
+    with open("drivers.txt", "a") as out:
+        out.write(type(getattr(dbapi_connection, "_adapted", dbapi_connection)).__module__ + "\\n")
+
+
+sa.event.listen(sa.pool.Pool, "connect", record)
+"""
+SYNC_DRIVER_MODULES = ("psycopg2", "psycopg", "pg8000", "MySQLdb", "pymysql", "mysql")
+ASYNC_DRIVER_MODULES = ("asyncpg", "asyncmy", "aiomysql")
+
+
+def _run_without(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, blocked: str, modules: tuple[str, ...]):
+    """`pytest --migrations` on every engine in a process where `modules` are not installed, with server URLs that
+    name no driver, as a user writes them; (the run, {item: outcome}, the modules of the connections made)."""
+    pytester.makepyfile(without_drivers=_BLOCKER.format(blocked=blocked, modules=modules))
+    for engine, url in SERVER_URLS.items():
+        monkeypatch.setenv(f"PYTEST_MIGRATIONS_{engine.upper()}_URL", str(sa.make_url(url).set(drivername=engine)))
+    result = pytester.runpytest_subprocess(
+        "-p", "without_drivers", "--migrations", f"--migrations-engines={ALL_ENGINES}", "-rA", *QUIET
+    )
+    outcomes = dict(
+        (match.group(2), match.group(1).lower())
+        for match in re.finditer(r"^(PASSED|FAILED|SKIPPED|ERROR) \S*::(\S+)", result.stdout.str(), re.M)
+    )
+    drivers = (pytester.path / "drivers.txt").read_text().split() if (pytester.path / "drivers.txt").exists() else []
+    return result, outcomes, {driver.split(".")[0] for driver in drivers}
+
+
+def test_an_async_only_stack_passes_on_every_engine(alembic_project, pytester, monkeypatch):
+    """A FastAPI-style project with asyncpg and asyncmy/aiomysql only: the plugin's own connections use them."""
+    alembic_project("async")
+    result, outcomes, drivers = _run_without(pytester, monkeypatch, "sync", SYNC_DRIVER_MODULES)
+    assert result.ret == 0, result.stdout.str()
+    assert outcomes == expected_outcomes(ALL_ENGINES), outcomes
+    walked(result, 2)
+    assert drivers == {"sqlalchemy", "sqlite3"}, drivers  # SQLAlchemy's async adapters, and SQLite's own driver
+
+
+def test_no_driver_at_all_names_one_package_and_no_missing_server(alembic_project, pytester, monkeypatch):
+    alembic_project("async")
+    blocked = SYNC_DRIVER_MODULES + ASYNC_DRIVER_MODULES
+    result, outcomes, _ = _run_without(pytester, monkeypatch, "postgresql or mysql", blocked)
+    assert outcomes["test_upgrade[sqlite]"] == "passed"
+    assert [name for name, outcome in outcomes.items() if outcome == "failed"] == [
+        "test_upgrade[postgresql]",
+        "test_upgrade[mysql]",
+    ], outcomes
+    output = result.stdout.str()
+    for engine in ("postgresql", "mysql"):
+        assert f"no {engine} driver is installed" in output
+        assert f"`pip install pytest-migrations[{engine}]` installs one" in output
+    assert "server" not in " ".join(line for line in result.stdout.lines if "not checked" in line), output

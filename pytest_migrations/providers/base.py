@@ -24,7 +24,16 @@ _DRIVERS = {
     "postgresql": ("psycopg2", "psycopg", "pg8000"),
     "mysql": ("mysqldb", "pymysql", "mysqlconnector"),
 }
+# Used only when no sync driver of the engine is installed (see async_bridge), in this order.
+_ASYNC_DRIVERS = {
+    "postgresql": ("asyncpg", "psycopg_async"),
+    "mysql": ("asyncmy", "aiomysql"),
+}
 _DRIVER_MODULES = {
+    "asyncpg": "asyncpg",
+    "psycopg_async": "psycopg",
+    "asyncmy": "asyncmy",
+    "aiomysql": "aiomysql",
     "psycopg2": "psycopg2",
     "psycopg": "psycopg",
     "pg8000": "pg8000",

@@ -11,6 +11,7 @@ from sqlalchemy.pool import NullPool
 
 from pytest_migrations import compat
 from pytest_migrations.providers.base import (
+    _ASYNC_DRIVERS,
     _DRIVER_MODULES,
     _DRIVERS,
     DB_PREFIX,
@@ -34,35 +35,34 @@ def _read_url(raw: str) -> URL:
         ) from None
 
 
-def _installed_drivers(engine: str) -> list[str]:
+def _installed_drivers(engine: str, drivers: dict[str, tuple[str, ...]] = _DRIVERS) -> list[str]:
     import importlib.util  # here, not at import time: the plugin loads in every pytest session
 
-    return [d for d in _DRIVERS[engine] if importlib.util.find_spec(_DRIVER_MODULES[d].split(".")[0]) is not None]
+    found = drivers.get(engine, ())
+    return [d for d in found if importlib.util.find_spec(_DRIVER_MODULES[d].split(".")[0]) is not None]
 
 
 def with_driver(url: URL, engine: str) -> URL:
-    """Honour a driver the URL names; otherwise pick one that is installed."""
-    if "+" in url.drivername:
+    """Honour a sync driver the URL names; otherwise pick an installed one, else an installed async one.
+
+    The plugin's own connections go through a sync driver when there is one (the walk is synchronous,
+    as Alembic is); a project that installs only an async driver is served through it (async_bridge).
+    """
+    named = url.get_driver_name() if "+" in url.drivername else None
+    if named is not None and named not in _ASYNC_DRIVERS.get(engine, ()):
         return url
-    for driver in _installed_drivers(engine):
-        return url.set(drivername=f"{engine}+{driver}")
+    for driver in _installed_drivers(engine) or _installed_drivers(engine, _ASYNC_DRIVERS):
+        return url.set(drivername=f"{url.get_backend_name()}+{driver}")
+    if named is not None:
+        return url  # SQLAlchemy cannot load it either: _driver_problem says what to install
     extra = "postgresql" if engine == "postgresql" else "mysql"
+    tried = dict.fromkeys(_DRIVER_MODULES[d] for d in (*_DRIVERS[engine], *_ASYNC_DRIVERS[engine]))
     raise ProviderUnavailable(
-        f"no {engine} driver is installed (tried {', '.join(_DRIVER_MODULES[d] for d in _DRIVERS[engine])}); "
-        f"install one, e.g. `pip install pytest-migrations[{extra}]`"
+        f"no {engine} driver is installed (tried {', '.join(tried)}): "
+        f"`pip install pytest-migrations[{extra}]` installs one"
     )
 
 
-_ASYNC_DRIVERS = ("asyncpg", "psycopg_async", "aiomysql", "asyncmy", "aiosqlite")
-# The connect argument each driver takes a connection timeout (seconds) in.
-_TIMEOUT_ARGS = {
-    "psycopg2": "connect_timeout",
-    "psycopg": "connect_timeout",
-    "pg8000": "timeout",
-    "pymysql": "connect_timeout",
-    "mysqldb": "connect_timeout",
-    "mysqlconnector": "connection_timeout",
-}
 _DRIVER_PACKAGES = {
     "psycopg2": "psycopg2-binary",
     "psycopg": "psycopg[binary]",
@@ -70,6 +70,10 @@ _DRIVER_PACKAGES = {
     "mysqldb": "mysqlclient",
     "pymysql": "pymysql",
     "mysqlconnector": "mysql-connector-python",
+    "asyncpg": "asyncpg",
+    "psycopg_async": "psycopg[binary]",
+    "asyncmy": "asyncmy",
+    "aiomysql": "aiomysql",
 }
 
 
@@ -118,14 +122,11 @@ class UrlServer(Server):
 
     def connect_admin(self, connect_timeout: int | None = None) -> None:
         """Connect to the server's maintenance database; `connect_timeout` in seconds where the driver takes one."""
+        from pytest_migrations.connect_timeout import TIMEOUT_ARGS
         from pytest_migrations.guard import trust
 
-        if self.admin_url.get_driver_name() in _ASYNC_DRIVERS:
-            # The plugin's own connections are synchronous; an env.py that builds an async engine is
-            # handed the throwaway database with an async driver anyway (environment.async_url).
-            self.admin_url = self.admin_url.set(drivername=self.admin_url.get_backend_name())
         self.admin_url = with_driver(self.admin_url, self.engine)
-        timeout_key = _TIMEOUT_ARGS.get(self.admin_url.get_driver_name())
+        timeout_key = TIMEOUT_ARGS.get(self.admin_url.get_driver_name())
         connect_args = {timeout_key: connect_timeout} if connect_timeout and timeout_key else {}
         try:
             self._admin = compat.create_engine(
