@@ -19,19 +19,24 @@ pytest's summary instead of being turned into errors by the project's filters.
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import logging
 import os
 import re
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
+from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionMap
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
@@ -193,6 +198,46 @@ def targeting(project: Project, config: Config, url: URL, server: Any, app: bool
             database.drop()
 
 
+@contextmanager
+def imported_afresh(project: Project) -> Iterator[ScriptDirectory]:
+    """The project's own modules imported again for one run, with its revision files, then put back.
+
+    An application that reads its database URL once, at import (a module constant, an `lru_cache`'d
+    `get_settings()`), read it before any run: when the project's code was first imported. With
+    `migrations_url_env` set, the modules of the project's own code (not installed packages) leave
+    `sys.modules` for the run, so env.py and the revisions import them again while the variables hold
+    this run's throwaway URL; afterwards the project's other tests see the modules they saw before.
+    """
+    if not project.url_env:
+        yield project.script
+        return
+    roots = tuple(str(Path(path).resolve()) for path in (*project.import_paths, *project.code_roots))
+    saved = {name: module for name, module in sys.modules.items() if _is_project_module(module, roots)}
+    for name in saved:
+        del sys.modules[name]
+    script = copy.copy(project.script)  # the same locations, its revision files loaded again
+    script.revision_map = RevisionMap(script._load_revisions)
+    try:
+        yield script
+    finally:
+        for name, module in list(sys.modules.items()):
+            if _is_project_module(module, roots):
+                del sys.modules[name]
+        sys.modules.update(saved)
+
+
+def _is_project_module(module: Any, roots: tuple[str, ...]) -> bool:
+    """A module loaded from a file under the project's directories, not an installed package or the plugin."""
+    path = getattr(module, "__file__", None)
+    if not path or "site-packages" in path or "dist-packages" in path:
+        return False
+    name = getattr(module, "__name__", "")
+    if name.split(".")[0] in ("pytest_migrations", "conftest") or name.endswith(".conftest"):
+        return False
+    resolved = str(Path(path).resolve())
+    return any(resolved.startswith(root + os.sep) for root in roots)
+
+
 def answering_connect(connection: sa.Connection) -> sa.Connection:
     """Let env.py files written for an Engine in config.attributes["connection"] call .connect() on it.
 
@@ -226,7 +271,6 @@ def run_env(
     whatever env.py, a revision or `fn` raised; ForeignDatabase when env.py reached for a database
     that is not ours. Warnings raised meanwhile are added to `captured_warnings`, once each.
     """
-    script = project.script
     throwaway = throwaway_databases(url, server)
     config = project.alembic_config()
     engine = compat.create_engine(url, poolclass=NullPool)
@@ -242,6 +286,7 @@ def run_env(
             warnings.simplefilter("always")
             stack.enter_context(guarded(throwaway, project.url_env))
             stack.enter_context(targeting(project, config, url, server, app))
+            script = stack.enter_context(imported_afresh(project))  # after targeting: the variables are set
             connection = stack.enter_context(engine.connect())
             config.attributes["connection"] = answering_connect(connection)
             env = stack.enter_context(EnvironmentContext(config, script, **context_options))

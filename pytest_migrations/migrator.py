@@ -44,10 +44,10 @@ class Migrator:
     def _run(self, action: str, revision: str) -> None:
         """What `alembic upgrade/downgrade REV` does, but refusing any database env.py finds other than ours."""
         self._release()
-        script = self.project.script
         url = self.database.url
 
-        def steps(current: Any, _context: Any) -> Any:
+        def steps(current: Any, context: Any) -> Any:
+            script = context.script or self.project.script
             if action == "upgrade":
                 return script._upgrade_revs(revision, current)
             return script._downgrade_revs(revision, current)

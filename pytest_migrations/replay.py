@@ -64,9 +64,9 @@ def plain_commands(project: Project, revision: str, phase: str, direction: str) 
 def run_command(project: Project, url: Any, server: Any, command: Command, found: list[Any]) -> BaseException | None:
     """One `alembic upgrade|downgrade TARGET` on `url`, through the project's env.py; its error, or None."""
     verb, target = command
-    script = project.script
 
     def steps(rev: Any, context: Any) -> Any:
+        script = context.script or project.script
         if verb == "upgrade":
             return script._upgrade_revs(target, rev)
         return script._downgrade_revs(target, rev)

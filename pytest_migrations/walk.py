@@ -136,12 +136,12 @@ def drive(project: Project, url: URL, program: Program, server: Any = None) -> D
     `server` creates the extra databases a multidb project (Alembic's template, Flask binds) needs.
     """
     outcome = DriveOutcome()
-    script = project.script
-    revision_map = script.revision_map
     state: dict[str, Any] = {"current": None, "started": False}
 
     def migrations_fn(heads: Any, context: MigrationContext) -> Iterator[MigrationStep]:
         state["started"] = True
+        script = context.script or project.script  # the run's: loaded afresh with migrations_url_env
+        revision_map = script.revision_map
         connection = context.connection
         assert connection is not None
         # Where Alembic holds the transactions (every stock env.py), each move runs as its own `alembic`

@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 
 from conftest import (
     _TEMPLATE,
+    ALL_ENGINES,
     QUIET,
     SERVER_URLS,
     expected_outcomes,
@@ -280,22 +281,6 @@ def test_env_py_writing_before_run_migrations_is_stopped_at_connect(
     assert contents() == {"customer": [(1, "ada")]}
 
 
-def test_url_read_once_and_kept_is_named_as_the_cause(project, run_checks, pytester, monkeypatch):
-    monkeypatch.setenv("APP_DATABASE_URL", "sqlite:///never-used.db")
-    env = ENV_FROM_VARIABLE.replace('os.environ["APP_DATABASE_URL"]', "appsettings.DATABASE_URL").replace(
-        "import os\n", "import os\n\nimport appsettings\n"
-    )
-    project(ONE_TABLE, MODELS, env_py=env, pytest_ini="migrations_url_env = APP_DATABASE_URL\n")
-    (pytester.path / "models.py").write_text("import sqlalchemy as sa\n\nmetadata = sa.MetaData()\n" + MODELS)
-    (pytester.path / "appsettings.py").write_text('import os\n\nDATABASE_URL = os.environ["APP_DATABASE_URL"]\n')
-    result = run_checks(engines="sqlite,postgresql")
-    assert item_outcomes(result)["test_upgrade[sqlite]"] == "passed"  # the first run read the right URL
-    message = item_failure(result, "test_upgrade[postgresql]")
-    assert "It is one pytest-migrations made for an earlier run: env.py (or a module it imports) read the URL" in (
-        message
-    )
-
-
 # ------------------------------------------- a history that starts from tables it did not create
 
 ALTERS_LEGACY = {
@@ -468,30 +453,64 @@ def test_a_failing_revision_inside_an_installed_package_is_located(project, run_
     assert f"at {path}:{line}" in failure_lines(result, "test_upgrade[sqlite]")
 
 
-def test_a_variable_read_before_the_run_is_named_and_its_database_never_opened(
-    project, run_checks, pytester, monkeypatch
-):
-    """The app's settings module read DATABASE_URL when the models were imported, before any env.py run."""
+APP_SETTINGS = 'import os\n\nDATABASE_URL = os.environ["APP_DATABASE_URL"]  # read once, at import\n'
+REVISION_READING_SETTINGS = revision(
+    "0002",
+    "0001",
+    "assert appsettings.DATABASE_URL.startswith(op.get_bind().dialect.name), appsettings.DATABASE_URL\n"
+    'assert "pytest_migrations_" in appsettings.DATABASE_URL, appsettings.DATABASE_URL',
+    "pass",
+).replace("import sqlalchemy as sa\n", "import sqlalchemy as sa\n\nimport appsettings\n")
+APP_TEST = """
+import importlib
+
+import appsettings
+
+
+def test_the_app_keeps_its_own_settings():
+    assert importlib.import_module("appsettings") is appsettings
+    assert appsettings.DATABASE_URL.endswith("app.db")
+"""
+
+
+def test_settings_read_at_import_hold_each_engines_throwaway_url(project, run_checks, pytester, monkeypatch):
+    """The app read APP_DATABASE_URL at import, before any run (the model and a revision import it): with the
+    variable in migrations_url_env, env.py and the revisions see each engine's throwaway database, the app's
+    own database is never opened, and the project's own tests still see the app as it was imported."""
     app_db = pytester.path / "app.db"
     monkeypatch.setenv("APP_DATABASE_URL", f"sqlite:///{app_db}")
     env = ENV_FROM_VARIABLE.replace('os.environ["APP_DATABASE_URL"]', "appsettings.DATABASE_URL").replace(
         "import os\n", "import os\n\nimport appsettings\n"
     )
     project(
-        ONE_TABLE,
+        {**ONE_TABLE, "0002_reads_settings": REVISION_READING_SETTINGS},
         MODELS,
         env_py=env,
         pytest_ini="migrations_url_env = APP_DATABASE_URL\nmigrations_metadata = models:metadata\n",
     )
-    (pytester.path / "appsettings.py").write_text('import os\n\nDATABASE_URL = os.environ["APP_DATABASE_URL"]\n')
+    (pytester.path / "appsettings.py").write_text(APP_SETTINGS)
     (pytester.path / "models.py").write_text(
         "import sqlalchemy as sa\n\nimport appsettings  # noqa: F401\n\nmetadata = sa.MetaData()\n" + MODELS
     )
+    pytester.makepyfile(test_app=APP_TEST)
+    result = run_checks(".", engines=ALL_ENGINES)
+    assert item_outcomes(result) == {**expected_outcomes(ALL_ENGINES), "test_the_app_keeps_its_own_settings": "passed"}
+    assert not app_db.exists()  # never opened: no file made
+
+
+def test_a_variable_read_at_import_and_not_named_is_refused_with_its_name(project, run_checks, pytester, monkeypatch):
+    app_db = pytester.path / "app.db"
+    monkeypatch.setenv("APP_DATABASE_URL", f"sqlite:///{app_db}")
+    env = ENV_FROM_VARIABLE.replace('os.environ["APP_DATABASE_URL"]', "appsettings.DATABASE_URL").replace(
+        "import os\n", "import os\n\nimport appsettings\n"
+    )
+    project(ONE_TABLE, MODELS, env_py=env, pytest_ini="migrations_metadata = models:metadata\n")
+    (pytester.path / "appsettings.py").write_text(APP_SETTINGS)
+    (pytester.path / "models.py").write_text("import sqlalchemy as sa\n\nmetadata = sa.MetaData()\n" + MODELS)
     result = run_checks()
     lines = failure_lines(result, "test_upgrade[sqlite]")
     assert lines[-1].startswith(f"env.py connected to the sqlite database '{app_db}'")
-    assert "migrations_url_env points APP_DATABASE_URL at the throwaway database while env.py runs" in lines[-1]
-    assert "read the variable inside run_migrations_online()" in lines[-1]
+    assert "name that variable in the migrations_url_env ini key" in lines[-1]
     assert not app_db.exists()  # refused before the driver connected: no file made
 
 

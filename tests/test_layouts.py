@@ -690,6 +690,22 @@ def test_settings_read_at_import_are_pointed_at_the_throwaway_database_by_the_ru
     walked(result, 2, "sqlite")
 
 
+def test_settings_cached_at_import_follow_migrations_url_env_without_a_hook(alembic_project, run_checks):
+    """The same application, its variable named in migrations_url_env: its modules are imported afresh for
+    each run of env.py, while the variable holds that engine's throwaway URL; no conftest.py."""
+    root = alembic_project("generic", ini="migrations_url_env = APP_DATABASE_URL\n")
+    (root / "app_settings.py").write_text(CACHED_SETTINGS)
+    generic_env_py(
+        root,
+        ENGINE_FROM_CONFIG,
+        SETTINGS_ENGINE,
+        imports="from sqlalchemy import create_engine\nfrom app_settings import get_settings\n",
+    )
+    result = run_checks(engines=ALL_ENGINES)
+    assert_checks(result, *ENGINES)
+    walked(result, 2)
+
+
 def test_the_run_env_hook_gets_every_binds_url(alembic_project, run_checks, pytester):
     alembic_project("multidb")
     pytester.makeconftest(
