@@ -128,11 +128,15 @@ def user_code_location(exc: BaseException, roots: tuple[str, ...] = ()) -> str:
     frames = [
         frame
         for frame in traceback.extract_tb(exc.__traceback__)
-        if (own and os.path.realpath(frame.filename).startswith(own))
-        or (
-            not frame.filename.startswith(("<", *_LIBRARY_DIRS))
-            and "site-packages" not in frame.filename
-            and os.path.exists(frame.filename)  # compiled modules report a path of their build, not here
+        # "<string>": code Alembic generates (op's proxies); as a path it would resolve into the cwd
+        if not frame.filename.startswith("<")
+        and (
+            (own and os.path.realpath(frame.filename).startswith(own))
+            or (
+                not frame.filename.startswith(_LIBRARY_DIRS)
+                and "site-packages" not in frame.filename
+                and os.path.exists(frame.filename)  # compiled modules report a path of their build, not here
+            )
         )
     ]
     return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else ""

@@ -554,3 +554,19 @@ def test_migrations_only_collects_the_checks_and_nothing_else(project, pytester,
     assert result.ret == 0, result.stdout.str()
     assert set(item_outcomes(result)) == set(expected_outcomes())
     assert "no_such_module" not in result.stdout.str()
+
+
+def test_run_from_the_directory_holding_env_py_points_at_the_revision_file(project, pytester, monkeypatch):
+    """alembic.ini beside env.py (`script_location = %(here)s`), pytest run there: the failure's location is the
+    revision file, not Alembic's generated `op` code ("<string>:3", which resolved into the cwd)."""
+    project({"0001_t": revision("0001", None, 'op.execute("SELECT no_such_column FROM no_such_table")', "pass")})
+    migrations = pytester.path / "migrations"
+    ini = (pytester.path / "alembic.ini").read_text()
+    (migrations / "alembic.ini").write_text(re.sub(r"(?m)^script_location = .*$", "script_location = %(here)s", ini))
+    (pytester.path / "alembic.ini").unlink()
+    (migrations / "pytest.ini").write_text("[pytest]\n")
+    monkeypatch.chdir(migrations)
+    result = pytester.runpytest("--migrations", *QUIET)
+    path = migrations / "versions" / "0001_t.py"
+    line = path.read_text().splitlines().index('    op.execute("SELECT no_such_column FROM no_such_table")') + 1
+    assert f"at {path}:{line}" in failure_lines(result, "test_upgrade[sqlite]")
