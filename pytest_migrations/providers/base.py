@@ -27,7 +27,7 @@ _DRIVERS = {
 # Used only when no sync driver of the engine is installed (see async_bridge), in this order.
 _ASYNC_DRIVERS = {
     "postgresql": ("asyncpg", "psycopg_async"),
-    "mysql": ("asyncmy", "aiomysql"),
+    "mysql": ("aiomysql", "asyncmy"),
 }
 _DRIVER_MODULES = {
     "asyncpg": "asyncpg",
