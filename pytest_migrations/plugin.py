@@ -60,7 +60,15 @@ def pytest_configure(config: pytest.Config) -> None:
         session.validate()
     except ProjectError as exc:
         raise pytest.UsageError(f"pytest-migrations: {exc}") from None
-    config.pluginmanager.register(Summary(), "pytest_migrations_summary")
+    reports = (
+        {}
+        if hasattr(config, "workerinput")
+        else {  # the controller writes them, from every worker's records
+            "report_path": session.settings.report_path,
+            "report_md_path": session.settings.report_md_path,
+        }
+    )
+    config.pluginmanager.register(Summary(**reports), "pytest_migrations_summary")
 
 
 def _unknown_ini_keys(config: pytest.Config) -> set[str]:
@@ -106,7 +114,8 @@ class MigrationsFile(pytest.File):
         self.config.stash[COLLECTED] = True
         settings = get_session(self.config).settings
         items = []
-        for check in checks.CHECKS:
+        wanted = (*checks.CHECKS, checks.LOCKS) if settings.forbid else checks.CHECKS
+        for check in wanted:
             for engine in settings.engines:
                 if check == checks.SINGLE_HEAD and not settings.version_locations:
                     # A history's heads do not depend on the engine: one item, unless engines have their own.
@@ -150,12 +159,14 @@ class MigrationCheck(pytest.Item):
 
         session = get_session(self.config)
         report = None
+        observations: list = []
         try:
             if self.check == checks.SINGLE_HEAD:
                 verdict = checks.single_head_verdict(session.project_for(self.engine), session.settings.expected_heads)
             else:
                 report = session.report(self.engine)
                 verdict = report.verdicts[self.check]
+                observations = session.take_observations(self.engine)
         except providers.ProviderUnavailable as exc:
             self.user_properties.append((PROPERTY, item_record(self.check, self.engine, None)))
             message, first = session.unavailable(self.engine, self.name, exc)
@@ -163,7 +174,8 @@ class MigrationCheck(pytest.Item):
                 raise _skip(f"{self.name}: {message}") from None
             raise CheckFailed(providers.mask_text(message)) from None
         server = session.server_description(self.engine)
-        self.user_properties.append((PROPERTY, item_record(self.check, self.engine, report, verdict.notes, server)))
+        record = item_record(self.check, self.engine, report, verdict.notes, server, observations)
+        self.user_properties.append((PROPERTY, record))
         if report is not None:
             record_warnings(self, session.take_warnings(self.engine))
         if not verdict.problems:  # a failure's notes are in its message

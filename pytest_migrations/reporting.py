@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pytest_migrations.checks import CHECKS, DATA, STEPWISE, EngineReport, Verdict
+from pytest_migrations.checks import CHECKS, DATA, LOCKS, STEPWISE, EngineReport, Verdict
 from pytest_migrations.checks.reach import describe as describe_reach
 from pytest_migrations.providers import mask_text
 from pytest_migrations.seeding.coverage import describe
@@ -65,12 +65,19 @@ def header_lines(session: Any) -> list[str]:
 
 
 def item_record(
-    check: str, engine: str, report: EngineReport | None, notes: list[str] | None = None, server: str | None = None
+    check: str,
+    engine: str,
+    report: EngineReport | None,
+    notes: list[str] | None = None,
+    server: str | None = None,
+    observations: list[dict[str, Any]] | None = None,
 ) -> str:
     """The item's user property: JSON, as junit XML and other report consumers can read it."""
     record: dict[str, Any] = {"check": check, "engine": engine, "notes": [mask_text(note) for note in notes or []]}
     if server:
         record["server"] = mask_text(server)
+    if observations:  # once per engine, with the first of its items that runs (session.take_observations)
+        record["observations"] = observations
     if report is not None:
         slowest = sorted(report.upgrade_seconds.items(), key=lambda kv: kv[1], reverse=True)[:3]
         record.update(
@@ -95,6 +102,9 @@ class Summary:
     stats: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: dict[str, dict[str, list[str]]] = field(default_factory=lambda: defaultdict(dict))
     servers: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # several under some xdist modes
+    observations: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    report_path: Any = None  # --migrations-report
+    report_md_path: Any = None  # --migrations-report-md
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for key, text in report.user_properties:
@@ -110,6 +120,8 @@ class Summary:
                 self.stats[engine] = value
             if value.get("server"):
                 self.servers[engine].add(value["server"])
+            if value.get("observations") and report.when == "call":  # every phase's report carries the record
+                self.observations[engine].extend(value["observations"])
 
     def lines(self) -> list[str]:
         out: list[str] = []
@@ -129,7 +141,7 @@ class Summary:
             out.append(head)
             out.extend(f"  server  {server}" for server in sorted(self.servers.get(engine, ())))
             by_outcome: dict[str, list[str]] = defaultdict(list)
-            for check in CHECKS:
+            for check in (*CHECKS, LOCKS):
                 if check in self.outcomes[engine]:
                     by_outcome[self.outcomes[engine][check]].append(check)
             for outcome in ("failed", "passed", "skipped"):
@@ -148,10 +160,16 @@ class Summary:
                 out.append(
                     "  slowest revisions: " + ", ".join(f"{rev} {sec * 1000:.0f}ms" for rev, sec in stats["slowest"])
                 )
+            out.extend(locks_lines(self.observations.get(engine, [])))
         return out
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int = 0) -> None:
-        lines = self.lines()
+        from pytest_migrations import report_files
+
+        written = report_files.write_reports(self, exitstatus)
+        for line in report_files.annotations(self):
+            terminalreporter.write_line(line)
+        lines = self.lines() + [f"report written to {path}" for path in written]
         if exitstatus == 2:  # pytest.ExitCode.INTERRUPTED: Ctrl-C or SIGTERM
             lines.insert(
                 0,
@@ -162,3 +180,40 @@ class Summary:
             terminalreporter.write_sep("=", "pytest-migrations summary")
             for line in lines:
                 terminalreporter.write_line(line)
+
+
+MAX_LOCK_LINES = 5
+
+
+def locks_lines(steps: list[dict[str, Any]]) -> list[str]:
+    """The revisions that take blocking locks on tables holding rows (longest first), and the findings by id."""
+    held = [
+        (lock["seconds"], step, lock)
+        for step in steps
+        for lock in step["blocking_locks"]
+        if lock["table"] in step["tables_before"]
+    ]
+    if not held:
+        return []
+    held.sort(key=lambda entry: entry[0], reverse=True)
+    out = [f"  blocking locks on tables holding rows: {len(held)} (longest first)"]
+    for seconds, step, lock in held[:MAX_LOCK_LINES]:
+        statement = step["statements"][lock["taken_by"]]
+        line = f":{statement['line']}" if statement.get("line") else ""
+        out.append(
+            f"    {step['direction']} {step['revision']}: {lock['mode']} on {lock['table']} for "
+            f"{seconds * 1000:.0f} ms, taken by {_clip(statement['sql'])} ({step['file']}{line})"
+        )
+    if len(held) > MAX_LOCK_LINES:
+        out.append(f"    ... and {len(held) - MAX_LOCK_LINES} more (--migrations-report PATH writes them all)")
+    counts: dict[str, int] = defaultdict(int)
+    for step in steps:
+        for finding in step["findings"]:
+            counts[finding["id"]] += 1
+    if counts:
+        out.append("  findings: " + ", ".join(f"{kind} {count}" for kind, count in sorted(counts.items())))
+    return out
+
+
+def _clip(sql: str, width: int = 70) -> str:
+    return sql if len(sql) <= width else sql[: width - 3] + "..."

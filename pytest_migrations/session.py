@@ -97,6 +97,11 @@ class MigrationsSession:
                 seed=self.settings.seed,
                 start=self.settings.start,
                 model_strict=self.settings.model_strict,
+                forbid=self.settings.forbid,
+                allow=frozenset(
+                    (project.resolve(ref, "migrations_allow"), finding) for ref, finding in self.settings.allow
+                ),
+                lock_threshold=self.settings.lock_threshold,
             )
         return self._options
 
@@ -177,6 +182,14 @@ class MigrationsSession:
         found, report.warnings = self._load_warnings + report.warnings, []
         self._load_warnings = []
         return found
+
+    def take_observations(self, engine: str) -> list[dict[str, Any]]:
+        """What the walk of `engine` observed, as report records, handed out once (to the first of its items)."""
+        report = self._reports.get(engine)
+        if report is None or not report.observations:
+            return []
+        found, report.observations = report.observations, []
+        return [step.as_record() for step in found]
 
     def close(self) -> None:
         for server in self._servers.values():

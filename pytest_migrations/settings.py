@@ -114,6 +114,18 @@ def add_options(parser: pytest.Parser) -> None:
     _addoption(group, "--migrations-seed", type=int, metavar="N", help="Seed for generated rows (default 0).")
     _addoption(
         group,
+        "--migrations-report",
+        metavar="PATH",
+        help="Write what each revision did (statements, locks, rewrites, scans, findings, verdicts) as JSON.",
+    )
+    _addoption(
+        group,
+        "--migrations-report-md",
+        metavar="PATH",
+        help="Write the findings as a markdown table, for a pull-request comment.",
+    )
+    _addoption(
+        group,
         "--migrations-drop-stale",
         action="store_true",
         default=False,
@@ -182,6 +194,26 @@ def add_options(parser: pytest.Parser) -> None:
     )
     _addini(
         parser,
+        "migrations_forbid",
+        "Finding ids (rewrite, blocking-scan, ...) that fail test_locks; naming any collects test_locks. * for all.",
+        type="args",
+        default=[],
+    )
+    _addini(
+        parser,
+        "migrations_allow",
+        "REV:ID ...: findings a revision is allowed (as a `# pytest-migrations: allow[ID]` comment would).",
+        type="args",
+        default=[],
+    )
+    _addini(
+        parser,
+        "migrations_lock_threshold_ms",
+        "Milliseconds of ACCESS EXCLUSIVE on a table with rows that make access-exclusive-on-rows (default 100).",
+        default="",
+    )
+    _addini(
+        parser,
         "migrations_url_env",
         "Environment variables env.py reads its database URL from; set to each throwaway database while env.py runs.",
         type="args",
@@ -219,6 +251,11 @@ class Settings:
     model_strict: frozenset[str] = frozenset()  # migrations_model_strict: kinds failed though autogenerate skips them
     expected_heads: int | None = None  # migrations_heads: the history has this many heads by design
     alembic_log: bool = False  # keep Alembic's INFO lines: -v, or a log level asked for (--log-level, log_level)
+    forbid: frozenset[str] = frozenset()  # migrations_forbid: finding ids that fail test_locks
+    allow: tuple[tuple[str, str], ...] = ()  # migrations_allow: (revision ref, finding id)
+    lock_threshold: float = 0.1  # migrations_lock_threshold_ms, in seconds
+    report_path: Path | None = None  # --migrations-report
+    report_md_path: Path | None = None  # --migrations-report-md
 
 
 def _first(*values: str | None) -> str | None:
@@ -438,6 +475,55 @@ def _model_strict(values: list[str]) -> frozenset[str]:
     return frozenset(kinds)
 
 
+def _finding_ids(values: list[str], key: str, allow_star: bool = True) -> frozenset[str]:
+    from pytest_migrations.observe.findings import FINDINGS
+
+    ids = {value.strip().strip(",") for value in values if value.strip().strip(",")}
+    if allow_star and "*" in ids:
+        return frozenset(FINDINGS)
+    unknown = sorted(ids - set(FINDINGS))
+    if unknown:
+        raise pytest.UsageError(
+            f"pytest-migrations: {key} names {', '.join(unknown)}, which is not a finding id; the ids are "
+            f"{' '.join(FINDINGS)}{', or * for all of them' if allow_star else ''}."
+        )
+    return frozenset(ids)
+
+
+def _allow(values: list[str]) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for value in (v.strip().strip(",") for v in values):
+        if not value:
+            continue
+        rev, sep, finding = value.partition(":")
+        if not sep or not rev or not finding:
+            raise pytest.UsageError(
+                f"pytest-migrations: migrations_allow takes REVISION:FINDING (e.g. 3f2a9c1b7e21:rewrite), got {value!r}."
+            )
+        (finding_id,) = _finding_ids([finding], "migrations_allow", allow_star=False)
+        pairs.append((rev, finding_id))
+    return tuple(pairs)
+
+
+def _lock_threshold(raw: str) -> float:
+    text = (raw or "").strip()
+    if not text:
+        return 0.1
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value < 0:
+        raise pytest.UsageError(
+            f"pytest-migrations: migrations_lock_threshold_ms must be a number of milliseconds (e.g. 100), got {raw!r}."
+        )
+    return value / 1000
+
+
+def _report_path(value: str | None, config: pytest.Config) -> Path | None:
+    return Path(config.invocation_params.dir, value) if value else None
+
+
 def _expected_heads(raw: str) -> int | None:
     text = (raw or "").strip()
     if not text:
@@ -530,6 +616,11 @@ def read_settings(config: pytest.Config) -> Settings:
         connect_timeout=_connect_timeout(config.getini("migrations_connect_timeout")),
         model_strict=_model_strict(config.getini("migrations_model_strict")),
         expected_heads=_expected_heads(config.getini("migrations_heads")),
+        forbid=_finding_ids(config.getini("migrations_forbid"), "migrations_forbid"),
+        allow=_allow(config.getini("migrations_allow")),
+        lock_threshold=_lock_threshold(config.getini("migrations_lock_threshold_ms")),
+        report_path=_report_path(opt("--migrations-report", None), config),
+        report_md_path=_report_path(opt("--migrations-report-md", None), config),
         alembic_log=config.getoption("verbose", 0) > 0
         or bool(opt("log_level", None) or config.getini("log_level") or opt("log_cli_level", None)),
     )

@@ -130,10 +130,11 @@ def fresh_database(server: Any, prepare: Preparer | None) -> Any:
     return database
 
 
-def drive(project: Project, url: URL, program: Program, server: Any = None) -> DriveOutcome:
+def drive(project: Project, url: URL, program: Program, server: Any = None, observer: Any = None) -> DriveOutcome:
     """Run env.py once against `url`, applying the moves `program` yields.
 
-    `server` creates the extra databases a multidb project (Alembic's template, Flask binds) needs.
+    `server` creates the extra databases a multidb project (Alembic's template, Flask binds) needs;
+    `observer` (observe.Observer) watches the statements of the moves it wants.
     """
     outcome = DriveOutcome()
     state: dict[str, Any] = {"current": None, "started": False}
@@ -167,8 +168,17 @@ def drive(project: Project, url: URL, program: Program, server: Any = None) -> D
             # A tolerant move starts on committed state: its failure is then undone by rolling back its own
             # transaction, and a connection of its own (a revision's `sa.inspect(engine)`) sees what it would.
             own_command = move.tolerant and own_transactions and not move.as_in_one_command
+            observed = (
+                observer is not None
+                and not move.record_only
+                and observer.wants(move.phase, move.direction, move.revision)
+            )
             if previous is not None and not closes and (previous.direction != move.direction or own_command):
                 start_new_transaction(context)
+            elif observed and previous is not None and not closes and own_transactions:
+                # The observer sees the locks a statement takes only if the transaction does not hold them already.
+                if observer.may_commit_before(connection.connection.dbapi_connection):
+                    start_new_transaction(context)
             if move.cycle == "open" and savepoints and not own_transactions:
                 cycle = Cycle.begin(context)
             previous = move
@@ -200,7 +210,12 @@ def drive(project: Project, url: URL, program: Program, server: Any = None) -> D
                 context.impl.memo = {}
             previous_phase = move.phase
             started = time.perf_counter()
-            yield step
+            if observed:
+                with observer.step(connection, move.revision, move.direction, context.version_table) as seen:
+                    yield step
+                    seen.complete = seen.complete and outcome_of_step.error is None
+            else:
+                yield step
             outcome.timings.append((move, time.perf_counter() - started))
             if move.as_in_one_command:
                 if outcome_of_step.error is not None and not outcome_of_step.passes_in_one_command:

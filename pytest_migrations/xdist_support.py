@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pytest_migrations.checks import CHECKS
+from pytest_migrations.checks import CHECKS, LOCKS
 
 _ITEM = re.compile(r"^(?P<file>[^:]+)::(?P<check>test_[a-z_]+)\[(?P<engine>sqlite|postgresql|mysql)\]$")
 
@@ -17,7 +17,7 @@ _ITEM = re.compile(r"^(?P<file>[^:]+)::(?P<check>test_[a-z_]+)\[(?P<engine>sqlit
 def engine_scope(nodeid: str) -> str | None:
     """The engine a built-in item belongs to; None for any other test."""
     match = _ITEM.match(nodeid)
-    if match and match["check"] in CHECKS and not match["file"].endswith(".py"):
+    if match and match["check"] in (*CHECKS, LOCKS) and not match["file"].endswith(".py"):
         return f"pytest-migrations[{match['engine']}]"
     return None
 

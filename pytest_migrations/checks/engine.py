@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from pytest_migrations import compat, seeding
 from pytest_migrations import schema as schemas
 from pytest_migrations.checks.autogenerate import AutogenerateView
+from pytest_migrations.checks.locks import locks_verdict, mark_allowed
 from pytest_migrations.checks.messages import between_moves_failure, env_failure, step_failure
 from pytest_migrations.checks.model import ModelBuild, build_model, model_metadata, model_target_for, model_verdict
 from pytest_migrations.checks.model_filters import ModelTarget
@@ -22,6 +23,7 @@ from pytest_migrations.checks.reach import DOWNGRADE_CHECKS, Reach
 from pytest_migrations.checks.verdicts import (
     DATA,
     DOWNGRADE,
+    LOCKS,
     MODEL,
     PHASE_OWNER,
     ROUNDTRIP,
@@ -33,6 +35,7 @@ from pytest_migrations.checks.verdicts import (
     Verdict,
 )
 from pytest_migrations.environment import record_warning
+from pytest_migrations.observe import observer_for
 from pytest_migrations.project import Project
 from pytest_migrations.providers import Server
 from pytest_migrations.replay import Claim, confirm, fails_with_rows, mismatch_warning, with_rows_by_hand
@@ -105,6 +108,7 @@ def run_engine(
 
     # The model's database is built beside the walk: creating a database costs a PostgreSQL server
     # a quarter of a second or more, and the walk does not need to wait for it.
+    observer = observer_for(engine, project, options.lock_threshold)  # what each revision does to a busy database
     builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pytest-migrations-model")
     models: dict[str | None, Future[ModelBuild]] = {}
     if engine != "sqlite":  # the model's database, made while the walk's is: a short history waits for neither
@@ -138,7 +142,7 @@ def run_engine(
                 break
             try:
                 program = walk_program(project, walk, options, reader, supply, on_metadata, engine, metadata)
-                outcome = drive(project, database.url, program, server)
+                outcome = drive(project, database.url, program, server, observer)
             finally:
                 database.drop()
             walk.outcome = outcome
@@ -267,6 +271,10 @@ def run_engine(
                 bool(project.flask_binds),
                 autogenerate.get(bind),
             )
+    report.observations = observer.steps
+    mark_allowed(report.observations, options)
+    if options.forbid:
+        verdicts[LOCKS] = locks_verdict(report.observations, options, order, engine)
     report.walked = len(walked)
     if coverage.tables:
         report.coverage = coverage.as_record()

@@ -24,6 +24,8 @@ DATA = "test_data_preserved"
 
 CHECKS = (SINGLE_HEAD, UPGRADE, DOWNGRADE, ROUNDTRIP, STEPWISE, MODEL, DATA)
 
+LOCKS = "test_locks"  # opt-in: collected when migrations_forbid names finding ids
+
 WALK_CHECKS = CHECKS[1:]
 
 PHASE_OWNER = {
@@ -70,6 +72,7 @@ class EngineReport:
     coverage: dict[str, Any] | None = None  # what the data check saw (seeding.Coverage.as_record)
     reach: dict[str, list[int]] = field(default_factory=dict)  # check -> [revisions checked, promised] (checks.reach)
     facts: dict[str, dict[str, bool]] = field(default_factory=dict)  # per revision, what its moves did (program.Walk)
+    observations: list[Any] = field(default_factory=list)  # observe.StepObservation, per revision and direction
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,9 @@ class CheckOptions:
     start: str = "base"  # migrations_start: "base", or "create_all" (the model's tables, stamped at head)
     upgrade_only: bool = False  # migrations_irreversible = *: no downgrade is attempted anywhere
     model_strict: frozenset[str] = frozenset()  # model differences that fail though autogenerate skips them
+    forbid: frozenset[str] = frozenset()  # finding ids that fail test_locks (migrations_forbid)
+    allow: frozenset[tuple[str, str]] = frozenset()  # (revision id, finding id) accepted (migrations_allow)
+    lock_threshold: float = 0.1  # seconds of ACCESS EXCLUSIVE on rows that make a finding
 
 
 def single_head_verdict(project: Project, expected_heads: int | None = None) -> Verdict:

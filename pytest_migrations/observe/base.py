@@ -1,0 +1,223 @@
+"""Observing each revision's statements as the walk runs them: what one engine's observer records.
+
+The walk calls `Observer.step()` around the first upgrade of each revision (on seeded rows) and the
+first downgrade (the stepwise cycle's); the observer listens to the statements the migration sends
+on the walk's connection and reads, after each one, what the database itself says it did. The
+engine's subclass decides what to read (observe.postgresql, observe.mysql, observe.sqlite); the
+findings are derived from the records afterwards (observe.findings).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+OBSERVED_PHASES = {("upgrade", "upgrade"), ("stepwise", "downgrade")}  # (phase, direction): a move on seeded rows
+
+
+@dataclass
+class Statement:
+    """One statement a migration ran, and what the database did meanwhile."""
+
+    sql: str
+    line: int | None = None  # in the revision file
+    seconds: float = 0.0
+    started: float = 0.0  # seconds since the step began
+    locks: dict[str, str] = field(default_factory=dict)  # table -> lock mode this statement took (or strengthened)
+    held: dict[str, str] = field(default_factory=dict)  # table -> strongest mode held after it
+    object_locks: list[str] = field(default_factory=list)  # e.g. "pg_type ExclusiveLock"
+    rewrites: list[str] = field(default_factory=list)  # tables whose files were replaced (PostgreSQL)
+    truncated: list[str] = field(default_factory=list)
+    rows_read: dict[str, int] = field(default_factory=dict)
+    rows_written: dict[str, int] = field(default_factory=dict)
+    lock_timeout: str | None = None
+    autocommit: bool = False
+    rebuild: dict[str, str] = field(default_factory=dict)  # table -> copy / inplace (MySQL), batch (SQLite)
+    error: bool = False  # the database refused it
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "sql": self.sql,
+            "line": self.line,
+            "seconds": round(self.seconds, 6),
+            "locks": [{"table": t, "mode": m} for t, m in self.locks.items()],
+            "object_locks": self.object_locks,
+            "rewrites": self.rewrites,
+            "truncated": self.truncated,
+            "rows_read": self.rows_read,
+            "rows_written": self.rows_written,
+            "lock_timeout": self.lock_timeout,
+            "autocommit": self.autocommit,
+            "rebuilds": [{"table": t, "how": h} for t, h in self.rebuild.items()],
+            "error": self.error,
+        }
+
+
+@dataclass
+class StepObservation:
+    """What one revision's upgrade or downgrade did, statement by statement."""
+
+    engine: str
+    revision: str
+    direction: str
+    path: str  # the revision file
+    server_version: str = ""
+    statements: list[Statement] = field(default_factory=list)
+    existing: set[str] = field(default_factory=set)  # tables before the step (they hold the walk's seeded rows)
+    seconds: float = 0.0
+    complete: bool = True  # False when the step failed or the database could not be read
+    extra: dict[str, list[str]] = field(default_factory=dict)  # at the step's end: invalid indexes, fks w/o index
+    findings: list[Any] = field(default_factory=list)  # observe.findings.Finding, derived after the step
+
+    def as_record(self) -> dict[str, Any]:
+        """What the JSON report says of this step (its shape: README, "The report")."""
+        from pytest_migrations.observe.findings import blocking_locks
+
+        locks = [
+            {
+                "table": lock["table"],
+                "mode": lock["mode"],
+                "seconds": round(lock["seconds"], 6),
+                "taken_by": lock["taken_by"],
+                "statements_under": lock["under"],
+            }
+            for lock in blocking_locks(self)
+        ]
+        return {
+            "revision": self.revision,
+            "direction": self.direction,
+            "file": self.path,
+            "server_version": self.server_version,
+            "seconds": round(self.seconds, 6),
+            "complete": self.complete,
+            "tables_before": sorted(self.existing),
+            "statements": [statement.as_record() for statement in self.statements],
+            "blocking_locks": locks,
+            "findings": [finding.as_record() for finding in self.findings],
+        }
+
+
+class Observer:
+    """One engine's observer: the steps it saw, in the order the walk ran them."""
+
+    engine = ""
+
+    def __init__(self, project: Any, threshold: float = 0.1) -> None:
+        self.project = project
+        self.threshold = threshold  # seconds of ACCESS EXCLUSIVE on rows that make a finding
+        self.steps: list[StepObservation] = []
+        self._seen: set[tuple[str, str]] = set()
+        self.server_version = ""
+
+    def may_commit_before(self, raw: Any) -> bool:
+        """Whether the walk may commit before an observed step (PostgreSQL: see there)."""
+        return False
+
+    def wants(self, phase: str, direction: str, revision: str) -> bool:
+        return (phase, direction) in OBSERVED_PHASES and (revision, direction) not in self._seen
+
+    @contextmanager
+    def step(
+        self, connection: sa.Connection, revision: str, direction: str, version_table: str
+    ) -> Iterator[StepObservation]:
+        """Observe the statements `connection` runs inside the block: one revision's move."""
+        from pytest_migrations.observe.findings import derive
+
+        self._seen.add((revision, direction))
+        script = self.project.script.get_revision(revision)
+        path = script.path if script is not None else ""
+        observation = StepObservation(self.engine, revision, direction, path)
+        skip = re.compile(rf"\b{re.escape(version_table)}\b", re.I)
+        raw = connection.connection.dbapi_connection
+        try:
+            self.begin(raw, observation)
+        except Exception:  # never let the observer's reading disturb the walk
+            observation.complete = False
+        started = time.perf_counter()
+        timing: dict[str, float] = {}
+
+        def before(conn: Any, cursor: Any, sql: str, params: Any, context: Any, many: bool) -> None:
+            timing["start"] = time.perf_counter()
+
+        def after(conn: Any, cursor: Any, sql: str, params: Any, context: Any, many: bool) -> None:
+            if skip.search(sql):  # Alembic's own bookkeeping
+                return
+            now = time.perf_counter()
+            record = Statement(
+                sql=" ".join(sql.split()),
+                line=_line_in(path),
+                seconds=now - timing.get("start", now),
+                started=timing.get("start", now) - started,
+            )
+            try:
+                self.after_statement(raw, cursor, record, observation)
+            except Exception:
+                observation.complete = False
+            observation.statements.append(record)
+
+        def error(context: Any) -> None:
+            sql = getattr(context, "statement", None)
+            if sql and getattr(context, "connection", None) is connection and not skip.search(sql):
+                failed_at = Statement(sql=" ".join(sql.split()), line=_line_in(path), error=True)
+                failed_at.started = timing.get("start", started) - started
+                observation.statements.append(failed_at)
+
+        event.listen(connection, "before_cursor_execute", before)
+        event.listen(connection, "after_cursor_execute", after)
+        event.listen(connection.engine, "handle_error", error)
+        failed = True
+        try:
+            yield observation
+            failed = False
+        finally:
+            event.remove(connection, "before_cursor_execute", before)
+            event.remove(connection, "after_cursor_execute", after)
+            event.remove(connection.engine, "handle_error", error)
+            observation.seconds = time.perf_counter() - started
+            observation.server_version = self.server_version
+            if failed:
+                observation.complete = False
+            try:  # after a failure too: a failed CREATE INDEX CONCURRENTLY leaves its index behind, invalid
+                self.end(raw, observation, revision in self.project.heads and direction == "upgrade" and not failed)
+            except Exception:  # the transaction is aborted: what it did is gone anyway
+                observation.complete = False
+            observation.findings = derive(observation, self.threshold)
+            self.steps.append(observation)
+
+    # What each engine reads; the base reads nothing.
+    def begin(self, raw: Any, observation: StepObservation) -> None:
+        pass
+
+    def after_statement(self, raw: Any, cursor: Any, record: Statement, observation: StepObservation) -> None:
+        pass
+
+    def end(self, raw: Any, observation: StepObservation, at_head: bool) -> None:
+        pass
+
+
+def _line_in(path: str) -> int | None:
+    """The line of the revision file running now (the op call that sent the statement), from the stack."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_filename == path:
+            return frame.f_lineno
+        frame = frame.f_back
+    return None
+
+
+def query(raw: Any, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of `sql` on the DBAPI connection, past SQLAlchemy: the observer's reads are not the migration's."""
+    cursor = raw.cursor()
+    try:
+        cursor.execute(sql)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
