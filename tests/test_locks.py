@@ -171,9 +171,7 @@ def test_validate_constraint_and_a_plain_backfill_are_not_blocking(project, run_
     ]  # ...under a lock nobody waits on
     assert steps["0003", "upgrade"]["blocking_locks"] == []
     filled = steps["0004", "upgrade"]["statements"][0]
-    assert filled["rows_written"] == {"orders": 3} and filled["locks"] == [
-        {"table": "orders", "mode": "RowExclusiveLock"}
-    ]
+    assert filled["rows_written"]["orders"] > 0 and filled["locks"] == [{"table": "orders", "mode": "RowExclusiveLock"}]
     assert steps["0004", "upgrade"]["findings"] == []
 
 
