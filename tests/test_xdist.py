@@ -22,8 +22,8 @@ def _summary(result) -> list[str]:
     for line in lines[start + 1 :]:
         if line.startswith("="):
             break
-        if not line.startswith("  slowest"):  # timings differ from run to run; the verdicts must not
-            section.append(re.sub(r" in [\d.]+s", "", line))
+        if not line.startswith("  slowest"):  # timings differ from run to run (slowest, lock times); verdicts must not
+            section.append(re.sub(r" for \d+ ms", "", re.sub(r" in [\d.]+s", "", line)))
     return section
 
 
