@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import sys
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -105,6 +106,18 @@ class StepObservation:
         }
 
 
+@dataclass
+class _Current:
+    """The step being observed: the listeners on the connection record into it."""
+
+    connection: Any
+    raw: Any
+    observation: StepObservation
+    skip: re.Pattern[str]  # the version table's statements: Alembic's bookkeeping, not the migration's
+    started: float = field(default_factory=time.perf_counter)
+    statement_started: float = 0.0
+
+
 class Observer:
     """One engine's observer: the steps it saw, in the order the walk ran them."""
 
@@ -116,6 +129,8 @@ class Observer:
         self.steps: list[StepObservation] = []
         self._seen: set[tuple[str, str]] = set()
         self.server_version = ""
+        self._current: _Current | None = None  # the step being observed
+        self._connections: weakref.WeakSet[Any] = weakref.WeakSet()  # connections and engines listened to
 
     def may_commit_before(self, raw: Any) -> bool:
         """Whether the walk may commit before an observed step (PostgreSQL: see there)."""
@@ -133,55 +148,22 @@ class Observer:
 
         self._seen.add((revision, direction))
         script = self.project.script.get_revision(revision)
-        path = script.path if script is not None else ""
-        observation = StepObservation(self.engine, revision, direction, path)
-        skip = re.compile(rf"\b{re.escape(version_table)}\b", re.I)
+        observation = StepObservation(self.engine, revision, direction, script.path if script is not None else "")
         raw = connection.connection.dbapi_connection
         try:
             self.begin(raw, observation)
         except Exception:  # never let the observer's reading disturb the walk
             observation.complete = False
-        started = time.perf_counter()
-        timing: dict[str, float] = {}
-
-        def before(conn: Any, cursor: Any, sql: str, params: Any, context: Any, many: bool) -> None:
-            timing["start"] = time.perf_counter()
-
-        def after(conn: Any, cursor: Any, sql: str, params: Any, context: Any, many: bool) -> None:
-            if skip.search(sql):  # Alembic's own bookkeeping
-                return
-            now = time.perf_counter()
-            record = Statement(
-                sql=" ".join(sql.split()),
-                line=_line_in(path),
-                seconds=now - timing.get("start", now),
-                started=timing.get("start", now) - started,
-            )
-            try:
-                self.after_statement(raw, cursor, record, observation)
-            except Exception:
-                observation.complete = False
-            observation.statements.append(record)
-
-        def error(context: Any) -> None:
-            sql = getattr(context, "statement", None)
-            if sql and getattr(context, "connection", None) is connection and not skip.search(sql):
-                failed_at = Statement(sql=" ".join(sql.split()), line=_line_in(path), error=True)
-                failed_at.started = timing.get("start", started) - started
-                observation.statements.append(failed_at)
-
-        event.listen(connection, "before_cursor_execute", before)
-        event.listen(connection, "after_cursor_execute", after)
-        event.listen(connection.engine, "handle_error", error)
+        self._listen(connection)
+        current = _Current(connection, raw, observation, re.compile(rf"\b{re.escape(version_table)}\b", re.I))
+        self._current = current
         failed = True
         try:
             yield observation
             failed = False
         finally:
-            event.remove(connection, "before_cursor_execute", before)
-            event.remove(connection, "after_cursor_execute", after)
-            event.remove(connection.engine, "handle_error", error)
-            observation.seconds = time.perf_counter() - started
+            self._current = None
+            observation.seconds = time.perf_counter() - current.started
             observation.server_version = self.server_version
             if failed:
                 observation.complete = False
@@ -191,6 +173,60 @@ class Observer:
                 observation.complete = False
             observation.findings = derive(observation, self.threshold)
             self.steps.append(observation)
+
+    def _listen(self, connection: sa.Connection) -> None:
+        """Listen to a connection once (adding and removing listeners per step costs more than a step's reads)."""
+        if connection in self._connections:
+            return
+        self._connections.add(connection)
+        event.listen(connection, "before_cursor_execute", self._on_before)
+        event.listen(connection, "after_cursor_execute", self._on_after)
+        if connection.engine not in self._connections:
+            self._connections.add(connection.engine)
+            event.listen(connection.engine, "handle_error", self._on_error)
+
+    def _on_before(self, conn: Any, cursor: Any, sql: str, params: Any, context: Any, many: bool) -> None:
+        if self._current is not None:
+            self._current.statement_started = time.perf_counter()
+
+    def _on_after(self, conn: Any, cursor: Any, sql: str, params: Any, context: Any, many: bool) -> None:
+        try:
+            self._record(conn, cursor, sql)
+        except Exception:  # the observer's own fault: never the migration's (its step goes unjudged instead)
+            if self._current is not None:
+                self._current.observation.complete = False
+
+    def _record(self, conn: Any, cursor: Any, sql: str) -> None:
+        current = self._current
+        if current is None or conn is not current.connection or current.skip.search(sql):  # Alembic's bookkeeping
+            return
+        now = time.perf_counter()
+        began = current.statement_started or now
+        observation = current.observation
+        record = Statement(
+            sql=" ".join(sql.split()),
+            line=_line_in(observation.path),
+            seconds=now - began,
+            started=began - current.started,
+        )
+        observation.statements.append(record)
+        self.after_statement(current.raw, cursor, record, observation)
+
+    def _on_error(self, context: Any) -> None:
+        try:
+            self._record_failure(context)
+        except Exception:  # never in the way of the database's own error
+            pass
+
+    def _record_failure(self, context: Any) -> None:
+        current = self._current
+        sql = getattr(context, "statement", None)
+        if current is None or not sql or getattr(context, "connection", None) is not current.connection:
+            return
+        if not current.skip.search(sql):
+            failed_at = Statement(sql=" ".join(sql.split()), line=_line_in(current.observation.path), error=True)
+            failed_at.started = (current.statement_started or current.started) - current.started
+            current.observation.statements.append(failed_at)
 
     # What each engine reads; the base reads nothing.
     def begin(self, raw: Any, observation: StepObservation) -> None:

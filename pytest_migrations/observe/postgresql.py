@@ -35,11 +35,13 @@ LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE l.pid = pg_backend_pid() AND l.granted
   AND (l.locktype IN ('object', 'virtualxid') OR (l.locktype = 'relation' AND {_USER}))
 """
-# oid, name, relkind, relfilenode, scans, read, written
+# oid, name, relkind, relfilenode, scans, read, written, the modes this backend holds on it
 BEFORE = f"""
-SELECT c.oid, c.relname, c.relkind, c.relfilenode, {_COUNTERS}
+WITH held AS (SELECT relation, mode FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'relation' AND granted)
+SELECT c.oid, c.relname, c.relkind, c.relfilenode, {_COUNTERS},
+       ARRAY(SELECT mode FROM held WHERE held.relation = c.oid)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE {_USER} AND c.relkind IN ('r', 'm', 'i', 'p')
+WHERE {_USER} AND c.relkind IN ('r', 'm', 'p')
 """
 INVALID_INDEXES = f"""
 SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
@@ -93,6 +95,7 @@ class PostgresObserver(Observer):
         self._counters: dict[int, tuple[int, int, int]] = {}
         self._held: dict[str, str] = {}
         self._before: dict[str, str] = {}
+        self._invalid: set[str] = set()  # invalid indexes already told
 
     def may_commit_before(self, raw: Any) -> bool:
         """Whether the walk may commit before an observed step, so that its locks are its own.
@@ -111,17 +114,12 @@ class PostgresObserver(Observer):
             self._prepared.add(id(raw))
         self._files.clear()
         self._counters.clear()
-        self._read_all(raw, None)
-        observation.existing.update(name for name, kind, _file in self._files.values() if kind in ("r", "p", "m"))
         # Locks this transaction already holds (an earlier revision of the same run took them) are not this step's.
-        self._before = {}
-        for kind, mode, _oid, name, relkind, *_rest in query(raw, f"EXECUTE {PREPARED}"):
-            if kind == "relation" and relkind in ("r", "p", "m"):
-                self._before[name] = stronger(self._before.get(name), mode)
+        self._before = self._read_all(raw, None)
+        observation.existing.update(name for name, kind, _file in self._files.values() if kind in ("r", "p", "m"))
         if any(mode in BLOCKING for mode in self._before.values()):
             observation.extra["held_before"] = sorted(f"{t} {m}" for t, m in self._before.items() if m in BLOCKING)
         self._held = {}
-        observation.extra["invalid_before"] = [row[0] for row in query(raw, INVALID_INDEXES)]
 
     def after_statement(self, raw: Any, cursor: Any, record: Statement, observation: StepObservation) -> None:
         record.autocommit = bool(getattr(raw, "autocommit", False))
@@ -162,11 +160,15 @@ class PostgresObserver(Observer):
         record.held = held
         self._held = held
 
-    def _read_all(self, raw: Any, record: Statement | None) -> None:
-        """Every user relation's file and counters; with `record`, what changed since is that statement's
-        (a statement run outside a transaction holds no lock once it is done, so the locked ones miss it)."""
-        for oid, name, kind, filenode, scans, read, written in query(raw, BEFORE):
-            if record is not None and kind in ("r", "p", "m"):
+    def _read_all(self, raw: Any, record: Statement | None) -> dict[str, str]:
+        """Every user table's file and counters, and the strongest lock this transaction holds on each; with
+        `record`, what changed since is that statement's (a statement run outside a transaction holds no lock
+        once it is done, so the locked ones miss it)."""
+        held: dict[str, str] = {}
+        for oid, name, kind, filenode, scans, read, written, modes in query(raw, BEFORE):
+            for mode in modes or ():
+                held[name] = stronger(held.get(name), mode)
+            if record is not None:
                 before, old = self._files.get(oid), self._counters.get(oid)
                 if before is not None and before[2] != filenode:
                     truncate = record.sql.lstrip().upper().startswith("TRUNCATE")
@@ -177,10 +179,12 @@ class PostgresObserver(Observer):
                     record.rows_written[name] = written - old[2]
             self._files[oid] = (name, kind, filenode)
             self._counters[oid] = (scans, read, written)
+        return held
 
     def end(self, raw: Any, observation: StepObservation, at_head: bool) -> None:
-        before = set(observation.extra.pop("invalid_before", []))
-        observation.extra["invalid_indexes"] = [row[0] for row in query(raw, INVALID_INDEXES) if row[0] not in before]
+        invalid = [row[0] for row in query(raw, INVALID_INDEXES) if row[0] not in self._invalid]
+        self._invalid.update(invalid)  # told once, by the step that left it
+        observation.extra["invalid_indexes"] = invalid
         if at_head:
             observation.extra["fk_without_index"] = [
                 f"{t}|{name}|{cols}" for t, name, cols in query(raw, FK_WITHOUT_INDEX)
