@@ -95,7 +95,7 @@ def markdown(summary: Any) -> str:
             "| --- | --- | --- | --- | ---: | --- |",
         ]
         for engine, step, lock in sorted(held, key=lambda entry: entry[2]["seconds"], reverse=True):
-            statement = step["statements"][lock["taken_by"]]["sql"]
+            statement = lock["sql"]
             lines.append(
                 f"| {engine} | {step['direction']} `{step['revision']}` | {lock['table']} | {lock['mode']} | "
                 f"{lock['seconds'] * 1000:.1f} | `{_cell(statement[:120])}` |"

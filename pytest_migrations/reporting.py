@@ -198,11 +198,10 @@ def locks_lines(steps: list[dict[str, Any]]) -> list[str]:
     held.sort(key=lambda entry: entry[0], reverse=True)
     out = [f"  blocking locks on tables holding rows: {len(held)} (longest first)"]
     for seconds, step, lock in held[:MAX_LOCK_LINES]:
-        statement = step["statements"][lock["taken_by"]]
-        line = f":{statement['line']}" if statement.get("line") else ""
+        line = f":{lock['line']}" if lock.get("line") else ""
         out.append(
             f"    {step['direction']} {step['revision']}: {lock['mode']} on {lock['table']} for "
-            f"{seconds * 1000:.0f} ms, taken by {_clip(statement['sql'])} ({step['file']}{line})"
+            f"{seconds * 1000:.0f} ms, taken by {_clip(lock['sql'])} ({step['file']}{line})"
         )
     if len(held) > MAX_LOCK_LINES:
         out.append(f"    ... and {len(held) - MAX_LOCK_LINES} more (--migrations-report PATH writes them all)")

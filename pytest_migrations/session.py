@@ -184,12 +184,14 @@ class MigrationsSession:
         return found
 
     def take_observations(self, engine: str) -> list[dict[str, Any]]:
-        """What the walk of `engine` observed, as report records, handed out once (to the first of its items)."""
+        """What the walk of `engine` observed, as report records, handed out once (to the first of its items):
+        with every statement when a report file is asked for, else what the summary shows."""
         report = self._reports.get(engine)
         if report is None or not report.observations:
             return []
         found, report.observations = report.observations, []
-        return [step.as_record() for step in found]
+        full = self.settings.report_path is not None or self.settings.report_md_path is not None
+        return [step.as_record(statements=full) for step in found]
 
     def close(self) -> None:
         for server in self._servers.values():

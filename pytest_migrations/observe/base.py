@@ -21,6 +21,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
+_CATALOG_READ = re.compile(
+    r"\s*(PRAGMA\b|SHOW\b|SELECT\b(?:(?!\bFROM\b).)*\bFROM\s+(pg_catalog\.|information_schema\.|sqlite_master\b|pg_\w+\b))",
+    re.I | re.S,
+)
 OBSERVED_PHASES = {("upgrade", "upgrade"), ("stepwise", "downgrade")}  # (phase, direction): a move on seeded rows
 
 
@@ -78,8 +82,9 @@ class StepObservation:
     extra: dict[str, list[str]] = field(default_factory=dict)  # at the step's end: invalid indexes, fks w/o index
     findings: list[Any] = field(default_factory=list)  # observe.findings.Finding, derived after the step
 
-    def as_record(self) -> dict[str, Any]:
-        """What the JSON report says of this step (its shape: README, "The report")."""
+    def as_record(self, statements: bool = True) -> dict[str, Any]:
+        """What the JSON report says of this step (its shape: report.schema.json). Without `statements`, the
+        summary's part only: the blocking locks (each with the statement that took it) and the findings."""
         from pytest_migrations.observe.findings import blocking_locks
 
         locks = [
@@ -88,6 +93,8 @@ class StepObservation:
                 "mode": lock["mode"],
                 "seconds": round(lock["seconds"], 6),
                 "taken_by": lock["taken_by"],
+                "sql": self.statements[lock["taken_by"]].sql,
+                "line": self.statements[lock["taken_by"]].line,
                 "statements_under": lock["under"],
             }
             for lock in blocking_locks(self)
@@ -100,7 +107,7 @@ class StepObservation:
             "seconds": round(self.seconds, 6),
             "complete": self.complete,
             "tables_before": sorted(self.existing),
-            "statements": [statement.as_record() for statement in self.statements],
+            "statements": [statement.as_record() for statement in self.statements] if statements else [],
             "blocking_locks": locks,
             "findings": [finding.as_record() for finding in self.findings],
         }
@@ -199,6 +206,8 @@ class Observer:
     def _record(self, conn: Any, cursor: Any, sql: str) -> None:
         current = self._current
         if current is None or conn is not current.connection or current.skip.search(sql):  # Alembic's bookkeeping
+            return
+        if _CATALOG_READ.match(sql):  # reflection (a batch operation's, Alembic's enum lookups): reads no user table
             return
         now = time.perf_counter()
         began = current.statement_started or now
