@@ -81,12 +81,11 @@ class StepObservation:
     complete: bool = True  # False when the step failed or the database could not be read
     extra: dict[str, list[str]] = field(default_factory=dict)  # at the step's end: invalid indexes, fks w/o index
     findings: list[Any] = field(default_factory=list)  # observe.findings.Finding, derived after the step
+    locks: list[dict[str, Any]] = field(default_factory=list)  # findings.blocking_locks, derived after the step
 
     def as_record(self, statements: bool = True) -> dict[str, Any]:
         """What the JSON report says of this step (its shape: report.schema.json). Without `statements`, the
         summary's part only: the blocking locks (each with the statement that took it) and the findings."""
-        from pytest_migrations.observe.findings import blocking_locks
-
         locks = [
             {
                 "table": lock["table"],
@@ -97,7 +96,7 @@ class StepObservation:
                 "line": self.statements[lock["taken_by"]].line,
                 "statements_under": lock["under"],
             }
-            for lock in blocking_locks(self)
+            for lock in self.locks
         ]
         return {
             "revision": self.revision,
@@ -151,7 +150,7 @@ class Observer:
         self, connection: sa.Connection, revision: str, direction: str, version_table: str
     ) -> Iterator[StepObservation]:
         """Observe the statements `connection` runs inside the block: one revision's move."""
-        from pytest_migrations.observe.findings import derive
+        from pytest_migrations.observe.findings import blocking_locks, derive
 
         self._seen.add((revision, direction))
         script = self.project.script.get_revision(revision)
@@ -178,6 +177,7 @@ class Observer:
                 self.end(raw, observation, revision in self.project.heads and direction == "upgrade" and not failed)
             except Exception:  # the transaction is aborted: what it did is gone anyway
                 observation.complete = False
+            observation.locks = blocking_locks(observation)
             observation.findings = derive(observation, self.threshold)
             self.steps.append(observation)
 

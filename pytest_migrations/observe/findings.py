@@ -196,7 +196,7 @@ def derive(step: StepObservation, threshold: float = DEFAULT_THRESHOLD) -> list[
                     "nothing to do on SQLite, where no other writer waits long; on a server engine the same "
                     "batch operation is one ALTER",
                 )
-    for lock in blocking_locks(step):
+    for lock in step.locks or blocking_locks(step):
         taker = step.statements[lock["taken_by"]]
         if lock["mode"] == "AccessExclusiveLock" and lock["seconds"] > threshold:
             add(
