@@ -106,6 +106,7 @@ class StepObservation:
             "seconds": round(self.seconds, 6),
             "complete": self.complete,
             "tables_before": sorted(self.existing),
+            "held_before": self.extra.get("held_before", []),
             "statements": [statement.as_record() for statement in self.statements] if statements else [],
             "blocking_locks": locks,
             "findings": [finding.as_record() for finding in self.findings],

@@ -55,7 +55,7 @@ class Finding:
 
     def text(self) -> str:
         held = f" for {self.seconds * 1000:.0f} ms" if self.seconds is not None else ""
-        lock = f" under {self.lock}{held}" if self.lock else ""
+        lock = f" under {self.lock}{held}" if self.lock and "ACCESS EXCLUSIVE" not in self.what else held
         on = f" on {self.table}" if self.table else ""
         return (
             f"[{self.id}] {self.direction} {self.revision}{on}: {self.what}{lock} "
