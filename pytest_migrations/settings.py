@@ -461,33 +461,31 @@ STRICT_KINDS = (
 )
 
 
+def _names(
+    values: list[str], known: tuple[str, ...], key: str, what: tuple[str, str], star: bool = True
+) -> frozenset[str]:
+    """The names an ini key lists, each one of `known` (`*` for all of them where `star`); else a usage error."""
+    names = {value.strip().strip(",") for value in values if value.strip().strip(",")}
+    if star and "*" in names:
+        return frozenset(known)
+    unknown = sorted(names - set(known))
+    if unknown:
+        raise pytest.UsageError(
+            f"pytest-migrations: {key} names {', '.join(unknown)}, which is not {what[0]}; the {what[1]} are "
+            f"{' '.join(known)}{', or * for all of them' if star else ''}."
+        )
+    return frozenset(names)
+
+
 def _model_strict(values: list[str]) -> frozenset[str]:
     """The kinds of model difference that fail though autogenerate would not report them; `*` for all."""
-    kinds = {value.strip().strip(",") for value in values if value.strip().strip(",")}
-    if "*" in kinds:
-        return frozenset(STRICT_KINDS)
-    unknown = sorted(kinds - set(STRICT_KINDS))
-    if unknown:
-        raise pytest.UsageError(
-            f"pytest-migrations: migrations_model_strict names {', '.join(unknown)}, which is not a kind of "
-            f"difference; the kinds are {' '.join(STRICT_KINDS)}, or * for all of them."
-        )
-    return frozenset(kinds)
+    return _names(values, STRICT_KINDS, "migrations_model_strict", ("a kind of difference", "kinds"))
 
 
-def _finding_ids(values: list[str], key: str, allow_star: bool = True) -> frozenset[str]:
+def _finding_ids(values: list[str], key: str, star: bool = True) -> frozenset[str]:
     from pytest_migrations.observe.findings import FINDINGS
 
-    ids = {value.strip().strip(",") for value in values if value.strip().strip(",")}
-    if allow_star and "*" in ids:
-        return frozenset(FINDINGS)
-    unknown = sorted(ids - set(FINDINGS))
-    if unknown:
-        raise pytest.UsageError(
-            f"pytest-migrations: {key} names {', '.join(unknown)}, which is not a finding id; the ids are "
-            f"{' '.join(FINDINGS)}{', or * for all of them' if allow_star else ''}."
-        )
-    return frozenset(ids)
+    return _names(values, tuple(FINDINGS), key, ("a finding id", "ids"), star)
 
 
 def _allow(values: list[str]) -> tuple[tuple[str, str], ...]:
@@ -500,7 +498,7 @@ def _allow(values: list[str]) -> tuple[tuple[str, str], ...]:
             raise pytest.UsageError(
                 f"pytest-migrations: migrations_allow takes REVISION:FINDING (e.g. 3f2a9c1b7e21:rewrite), got {value!r}."
             )
-        (finding_id,) = _finding_ids([finding], "migrations_allow", allow_star=False)
+        (finding_id,) = _finding_ids([finding], "migrations_allow", star=False)
         pairs.append((rev, finding_id))
     return tuple(pairs)
 
