@@ -102,6 +102,7 @@ class MigrationsSession:
                     (project.resolve(ref, "migrations_allow"), finding) for ref, finding in self.settings.allow
                 ),
                 lock_threshold=self.settings.lock_threshold,
+                table_rows=self.settings.table_rows,
             )
         return self._options
 

@@ -214,6 +214,13 @@ def add_options(parser: pytest.Parser) -> None:
     )
     _addini(
         parser,
+        "migrations_table_rows",
+        "TABLE:ROWS ... (or a .json file of them): production sizes the findings' times are scaled to.",
+        type="args",
+        default=[],
+    )
+    _addini(
+        parser,
         "migrations_url_env",
         "Environment variables env.py reads its database URL from; set to each throwaway database while env.py runs.",
         type="args",
@@ -254,6 +261,7 @@ class Settings:
     forbid: frozenset[str] = frozenset()  # migrations_forbid: finding ids that fail test_locks
     allow: tuple[tuple[str, str], ...] = ()  # migrations_allow: (revision ref, finding id)
     lock_threshold: float = 0.1  # migrations_lock_threshold_ms, in seconds
+    table_rows: tuple[tuple[str, int], ...] = ()  # migrations_table_rows: production row counts
     report_path: Path | None = None  # --migrations-report
     report_md_path: Path | None = None  # --migrations-report-md
 
@@ -503,6 +511,34 @@ def _allow(values: list[str]) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def _table_rows(values: list[str], rootdir: Path) -> tuple[tuple[str, int], ...]:
+    """TABLE:ROWS entries, or a JSON file ({"table": rows, ...}, relative to the rootdir) of production sizes."""
+    import json
+
+    found: dict[str, int] = {}
+    for value in (v.strip().strip(",") for v in values):
+        if not value:
+            continue
+        if value.endswith(".json"):
+            try:
+                loaded = json.loads((rootdir / value).read_text(encoding="utf-8"))
+                found.update({str(table): int(rows) for table, rows in loaded.items()})
+            except (OSError, ValueError, TypeError, AttributeError) as exc:
+                raise pytest.UsageError(
+                    f"pytest-migrations: migrations_table_rows names {value}, which is not a JSON object of table "
+                    f"names and row counts ({type(exc).__name__}: {exc})."
+                ) from None
+            continue
+        table, sep, rows = value.rpartition(":")
+        if not sep or not table or not rows.replace("_", "").isdigit():
+            raise pytest.UsageError(
+                f"pytest-migrations: migrations_table_rows takes TABLE:ROWS (e.g. orders:5000000) or a .json file, "
+                f"got {value!r}."
+            )
+        found[table] = int(rows.replace("_", ""))
+    return tuple(sorted(found.items()))
+
+
 def _lock_threshold(raw: str) -> float:
     text = (raw or "").strip()
     if not text:
@@ -617,6 +653,7 @@ def read_settings(config: pytest.Config) -> Settings:
         forbid=_finding_ids(config.getini("migrations_forbid"), "migrations_forbid"),
         allow=_allow(config.getini("migrations_allow")),
         lock_threshold=_lock_threshold(config.getini("migrations_lock_threshold_ms")),
+        table_rows=_table_rows(config.getini("migrations_table_rows"), rootdir),
         report_path=_report_path(opt("--migrations-report", None), config),
         report_md_path=_report_path(opt("--migrations-report-md", None), config),
         alembic_log=config.getoption("verbose", 0) > 0

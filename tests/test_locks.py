@@ -281,3 +281,22 @@ def test_the_report_validates_against_its_schema_and_the_markdown_and_annotation
             "    upgrade 0002: ShareLock on orders for * ms, taken by CREATE INDEX ix_orders_note ON orders (note) (*0002_change.py:*)",
         ]
     )
+
+
+def test_production_row_counts_scale_a_findings_time(project, run_checks, pytester):
+    """migrations_table_rows: a rewrite of 3 seeded rows, told at the table's 5,000,000 production rows."""
+    finding, bad, _safe, downgrade = PATTERNS["type-change"]
+    _project(project, bad, downgrade, finding, extra_ini="migrations_table_rows = orders:5_000_000\n")
+    result = run_checks("--migrations-report=report.json", engines="postgresql")
+    assert "at its 5,000,000 production rows" in item_failure(result, "test_locks[postgresql]")
+    (rewrite,) = [f for f in _findings(_report(pytester), "postgresql") if f["id"] == "rewrite"]
+    statement = next(
+        s
+        for step in _report(pytester)["engines"]["postgresql"]["steps"]
+        if step["revision"] == "0002" and step["direction"] == "upgrade"
+        for s in step["statements"]
+        if s["sql"] == rewrite["statement"]
+    )
+    rows_here = max(statement["rows_read"].get("orders", 0), statement["rows_written"].get("orders", 0))
+    assert rewrite["production_rows"] == 5_000_000
+    assert rewrite["estimated_seconds"] == pytest.approx(statement["seconds"] * 5_000_000 / rows_here, rel=2e-2)

@@ -108,7 +108,9 @@ def run_engine(
 
     # The model's database is built beside the walk: creating a database costs a PostgreSQL server
     # a quarter of a second or more, and the walk does not need to wait for it.
-    observer = observer_for(engine, project, options.lock_threshold)  # what each revision does to a busy database
+    observer = observer_for(
+        engine, project, options.lock_threshold, dict(options.table_rows)
+    )  # what each revision does to a busy database
     builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pytest-migrations-model")
     models: dict[str | None, Future[ModelBuild]] = {}
     if engine != "sqlite":  # the model's database, made while the walk's is: a short history waits for neither

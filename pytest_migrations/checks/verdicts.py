@@ -90,6 +90,7 @@ class CheckOptions:
     forbid: frozenset[str] = frozenset()  # finding ids that fail test_locks (migrations_forbid)
     allow: frozenset[tuple[str, str]] = frozenset()  # (revision id, finding id) accepted (migrations_allow)
     lock_threshold: float = 0.1  # seconds of ACCESS EXCLUSIVE on rows that make a finding
+    table_rows: tuple[tuple[str, int], ...] = ()  # production row counts the findings' times are scaled to
 
 
 def single_head_verdict(project: Project, expected_heads: int | None = None) -> Verdict:

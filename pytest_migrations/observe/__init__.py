@@ -13,13 +13,15 @@ from pytest_migrations.observe.base import Observer, StepObservation
 from pytest_migrations.observe.findings import FINDINGS, Finding
 
 
-def observer_for(engine: str, project: Any, threshold: float = 0.1) -> Observer:
+def observer_for(
+    engine: str, project: Any, threshold: float = 0.1, table_rows: dict[str, int] | None = None
+) -> Observer:
     from pytest_migrations.observe.mysql import MySQLObserver
     from pytest_migrations.observe.postgresql import PostgresObserver
     from pytest_migrations.observe.sqlite import SQLiteObserver
 
     kinds = {"postgresql": PostgresObserver, "mysql": MySQLObserver, "sqlite": SQLiteObserver}
-    return kinds.get(engine, Observer)(project, threshold)
+    return kinds.get(engine, Observer)(project, threshold, table_rows)
 
 
 __all__ = ["FINDINGS", "Finding", "Observer", "StepObservation", "observer_for"]

@@ -130,9 +130,10 @@ class Observer:
 
     engine = ""
 
-    def __init__(self, project: Any, threshold: float = 0.1) -> None:
+    def __init__(self, project: Any, threshold: float = 0.1, table_rows: dict[str, int] | None = None) -> None:
         self.project = project
         self.threshold = threshold  # seconds of ACCESS EXCLUSIVE on rows that make a finding
+        self.table_rows = table_rows or {}  # migrations_table_rows: production sizes the findings are scaled to
         self.steps: list[StepObservation] = []
         self._seen: set[tuple[str, str]] = set()
         self.server_version = ""
@@ -179,7 +180,7 @@ class Observer:
             except Exception:  # the transaction is aborted: what it did is gone anyway
                 observation.complete = False
             observation.locks = blocking_locks(observation)
-            observation.findings = derive(observation, self.threshold)
+            observation.findings = derive(observation, self.threshold, self.table_rows)
             self.steps.append(observation)
 
     def _listen(self, connection: sa.Connection) -> None:

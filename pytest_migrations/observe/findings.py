@@ -48,6 +48,9 @@ class Finding:
     seconds: float | None = None  # how long the lock was held
     server_version: str = ""
     allowed: str = ""  # why it is accepted (a comment, migrations_allow), or ""
+    # migrations_table_rows: the table's production size, and the time scaled to it from the rows seen here
+    production_rows: int | None = None
+    estimated_seconds: float | None = None
 
     @property
     def location(self) -> str:
@@ -57,8 +60,13 @@ class Finding:
         held = f" for {self.seconds * 1000:.0f} ms" if self.seconds is not None else ""
         lock = f" under {self.lock}{held}" if self.lock and "ACCESS EXCLUSIVE" not in self.what else held
         on = f" on {self.table}" if self.table else ""
+        scaled = (
+            f"; about {self.estimated_seconds:.1f} s at its {self.production_rows:,} production rows"
+            if self.estimated_seconds is not None
+            else ""
+        )
         return (
-            f"[{self.id}] {self.direction} {self.revision}{on}: {self.what}{lock} "
+            f"[{self.id}] {self.direction} {self.revision}{on}: {self.what}{lock}{scaled} "
             f"({self.engine} {self.server_version}). Safer: {self.safer}. At {self.location}: {_short(self.statement)}"
         )
 
@@ -77,6 +85,8 @@ class Finding:
             "held_seconds": None if self.seconds is None else round(self.seconds, 6),
             "server_version": self.server_version,
             "allowed": self.allowed or None,
+            "production_rows": self.production_rows,
+            "estimated_seconds": None if self.estimated_seconds is None else round(self.estimated_seconds, 3),
         }
 
 
@@ -115,8 +125,10 @@ def blocking_locks(step: StepObservation) -> list[dict[str, Any]]:
     return found
 
 
-def derive(step: StepObservation, threshold: float = DEFAULT_THRESHOLD) -> list[Finding]:
-    """The findings of one observed step."""
+def derive(
+    step: StepObservation, threshold: float = DEFAULT_THRESHOLD, table_rows: dict[str, int] | None = None
+) -> list[Finding]:
+    """The findings of one observed step; with `table_rows` (production sizes), their times scaled to them."""
     found: list[Finding] = []
 
     def add(kind: str, statement: Statement | None, table: str, lock: str, what: str, safer: str, **kw: Any) -> None:
@@ -222,6 +234,9 @@ def derive(step: StepObservation, threshold: float = DEFAULT_THRESHOLD) -> list[
                         "a nullable column with the backfill in a revision of its own (or after "
                         "`op.get_context().autocommit_block()` commits the ALTER), in batches",
                     )
+    if table_rows:
+        for finding in found:
+            _scale(finding, step, table_rows)
     for name in step.extra.get("invalid_indexes", []):
         add(
             "invalid-index",
@@ -243,6 +258,22 @@ def derive(step: StepObservation, threshold: float = DEFAULT_THRESHOLD) -> list[
             f"CREATE INDEX CONCURRENTLY ON {table} ({columns}) inside an autocommit_block()",
         )
     return found
+
+
+def _scale(finding: Finding, step: StepObservation, table_rows: dict[str, int]) -> None:
+    """Time at production size: what the statement took per row it touched here, times the table's rows there.
+
+    Only for a statement that read or wrote the table's rows (a rewrite writes every row, a scan reads them);
+    a lock held across other statements is scaled by the rows of the statement that took it."""
+    production = table_rows.get(finding.table)
+    statement = next((s for s in step.statements if s.line == finding.line and s.sql == finding.statement), None)
+    if production is None or statement is None:
+        return
+    here = max(statement.rows_read.get(finding.table, 0), statement.rows_written.get(finding.table, 0))
+    if here <= 0:
+        return
+    finding.production_rows = production
+    finding.estimated_seconds = (finding.seconds or statement.seconds) * production / here
 
 
 def _major(version: str) -> int:

@@ -22,8 +22,8 @@ _TABLES = ("INNODB_SYS_TABLES", "INNODB_TABLES")  # MariaDB, MySQL 8
 class MySQLObserver(Observer):
     engine = "mysql"
 
-    def __init__(self, project: Any, threshold: float = 0.1) -> None:
-        super().__init__(project, threshold)
+    def __init__(self, project: Any, threshold: float = 0.1, table_rows: dict[str, int] | None = None) -> None:
+        super().__init__(project, threshold, table_rows)
         self._view: str | None = None
         self._ids: dict[str, int] = {}
 

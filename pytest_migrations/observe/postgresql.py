@@ -89,8 +89,8 @@ def stronger(a: str | None, b: str) -> str:
 class PostgresObserver(Observer):
     engine = "postgresql"
 
-    def __init__(self, project: Any, threshold: float = 0.1) -> None:
-        super().__init__(project, threshold)
+    def __init__(self, project: Any, threshold: float = 0.1, table_rows: dict[str, int] | None = None) -> None:
+        super().__init__(project, threshold, table_rows)
         self._prepared: set[int] = set()  # ids of the DBAPI connections the query is prepared on
         self._files: dict[int, tuple[str, str, int]] = {}  # oid -> (name, relkind, relfilenode)
         self._counters: dict[int, tuple[int, int, int]] = {}
