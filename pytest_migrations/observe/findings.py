@@ -220,20 +220,24 @@ def derive(
                 f"{_LOCK_TIMEOUT}, and move data work out of the locking transaction",
                 seconds=lock["seconds"],
             )
-        if lock["mode"] == "AccessExclusiveLock":
-            for index in lock["under"]:
-                statement = step.statements[index]
-                if _DML.match(statement.sql) and (statement.rows_written or statement.rows_read):
-                    add(
-                        "work-under-lock",
-                        statement,
-                        lock["table"],
-                        lock["mode"],
-                        f"ran data work while ACCESS EXCLUSIVE on {lock['table']} (taken by `{_short(taker.sql, 60)}`"
-                        f"{f', line {taker.line}' if taker.line else ''}) was held",
-                        "a nullable column with the backfill in a revision of its own (or after "
-                        "`op.get_context().autocommit_block()` commits the ALTER), in batches",
-                    )
+        work = [
+            step.statements[index]
+            for index in lock["under"]
+            if _DML.match(step.statements[index].sql)
+            and (step.statements[index].rows_written or step.statements[index].rows_read)
+        ]
+        if lock["mode"] == "AccessExclusiveLock" and work:  # one finding per lock: the first statement, and how many
+            more = f" (and {len(work) - 1} more statement{'s' if len(work) > 2 else ''} of it)" if len(work) > 1 else ""
+            add(
+                "work-under-lock",
+                work[0],
+                lock["table"],
+                lock["mode"],
+                f"ran data work{more} while ACCESS EXCLUSIVE on {lock['table']} (taken by `{_short(taker.sql, 60)}`"
+                f"{f', line {taker.line}' if taker.line else ''}) was held",
+                "a nullable column with the backfill in a revision of its own (or after "
+                "`op.get_context().autocommit_block()` commits the ALTER), in batches",
+            )
     if table_rows:
         for finding in found:
             _scale(finding, step, table_rows)
