@@ -91,6 +91,8 @@ def item_record(
             record["coverage"] = report.coverage
         if report.reach:
             record["reach"] = report.reach
+        if report.volume_note:
+            record["volume_note"] = mask_text(report.volume_note)
         if check == STEPWISE and report.facts:  # per revision: once, with the check that runs every move
             record["facts"] = report.facts
     return json.dumps(record)
@@ -161,6 +163,8 @@ class Summary:
                     "  slowest revisions: " + ", ".join(f"{rev} {sec * 1000:.0f}ms" for rev, sec in stats["slowest"])
                 )
             out.extend(locks_lines(self.observations.get(engine, [])))
+            if stats.get("volume_note"):
+                out.append(f"  note: {stats['volume_note']}")
         return out
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int = 0) -> None:
@@ -186,7 +190,19 @@ MAX_LOCK_LINES = 5
 
 
 def locks_lines(steps: list[dict[str, Any]]) -> list[str]:
-    """The revisions that take blocking locks on tables holding rows (longest first), and the findings by id."""
+    """The revisions that take blocking locks on tables holding rows (longest first), the findings by id, and
+    the slowest upgrades of the --migrations-volume walk."""
+    out = []
+    at_volume = sorted((step for step in steps if step.get("volume")), key=lambda s: s["seconds"], reverse=True)
+    if at_volume:
+        out.append(
+            f"  at {at_volume[0]['volume']} rows per table, slowest upgrades: "
+            + ", ".join(f"{step['revision']} {step['seconds'] * 1000:.0f}ms" for step in at_volume[:3])
+        )
+    return out + _held_lines(steps)
+
+
+def _held_lines(steps: list[dict[str, Any]]) -> list[str]:
     held = [
         (lock["seconds"], step, lock)
         for step in steps
@@ -200,18 +216,22 @@ def locks_lines(steps: list[dict[str, Any]]) -> list[str]:
     for seconds, step, lock in held[:MAX_LOCK_LINES]:
         line = f":{lock['line']}" if lock.get("line") else ""
         out.append(
-            f"    {step['direction']} {step['revision']}: {lock['mode']} on {lock['table']} for "
+            f"    {step['direction']} {step['revision']}{_at_volume(step)}: {lock['mode']} on {lock['table']} for "
             f"{seconds * 1000:.0f} ms, taken by {_clip(lock['sql'])} ({step['file']}{line})"
         )
     if len(held) > MAX_LOCK_LINES:
         out.append(f"    ... and {len(held) - MAX_LOCK_LINES} more (--migrations-report PATH writes them all)")
     counts: dict[str, int] = defaultdict(int)
     for step in steps:
-        for finding in step["findings"]:
+        for finding in step["findings"] if not step.get("volume") else ():  # the volume walk sees the same ones
             counts[finding["id"]] += 1
     if counts:
         out.append("  findings: " + ", ".join(f"{kind} {count}" for kind, count in sorted(counts.items())))
     return out
+
+
+def _at_volume(step: dict[str, Any]) -> str:
+    return f" (at {step['volume']} rows)" if step.get("volume") else ""
 
 
 def _clip(sql: str, width: int = 70) -> str:

@@ -103,6 +103,7 @@ class MigrationsSession:
                 ),
                 lock_threshold=self.settings.lock_threshold,
                 table_rows=self.settings.table_rows,
+                volume=self.settings.volume,
             )
         return self._options
 

@@ -120,6 +120,13 @@ def add_options(parser: pytest.Parser) -> None:
     )
     _addoption(
         group,
+        "--migrations-volume",
+        type=int,
+        metavar="N",
+        help="Also time each upgrade, and its locks, on tables filled with N generated rows (a walk of its own).",
+    )
+    _addoption(
+        group,
         "--migrations-report-md",
         metavar="PATH",
         help="Write the findings as a markdown table, for a pull-request comment.",
@@ -262,6 +269,7 @@ class Settings:
     allow: tuple[tuple[str, str], ...] = ()  # migrations_allow: (revision ref, finding id)
     lock_threshold: float = 0.1  # migrations_lock_threshold_ms, in seconds
     table_rows: tuple[tuple[str, int], ...] = ()  # migrations_table_rows: production row counts
+    volume: int = 0  # --migrations-volume
     report_path: Path | None = None  # --migrations-report
     report_md_path: Path | None = None  # --migrations-report-md
 
@@ -539,6 +547,16 @@ def _table_rows(values: list[str], rootdir: Path) -> tuple[tuple[str, int], ...]
     return tuple(sorted(found.items()))
 
 
+def _volume(value: int | None) -> int:
+    if value is None:
+        return 0
+    if value < 1:
+        raise pytest.UsageError(
+            f"pytest-migrations: --migrations-volume takes a number of rows of at least 1, got {value}."
+        )
+    return value
+
+
 def _lock_threshold(raw: str) -> float:
     text = (raw or "").strip()
     if not text:
@@ -654,6 +672,7 @@ def read_settings(config: pytest.Config) -> Settings:
         allow=_allow(config.getini("migrations_allow")),
         lock_threshold=_lock_threshold(config.getini("migrations_lock_threshold_ms")),
         table_rows=_table_rows(config.getini("migrations_table_rows"), rootdir),
+        volume=_volume(opt("--migrations-volume", None)),
         report_path=_report_path(opt("--migrations-report", None), config),
         report_md_path=_report_path(opt("--migrations-report-md", None), config),
         alembic_log=config.getoption("verbose", 0) > 0

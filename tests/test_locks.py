@@ -300,3 +300,22 @@ def test_production_row_counts_scale_a_findings_time(project, run_checks, pytest
     rows_here = max(statement["rows_read"].get("orders", 0), statement["rows_written"].get("orders", 0))
     assert rewrite["production_rows"] == 5_000_000
     assert rewrite["estimated_seconds"] == pytest.approx(statement["seconds"] * 5_000_000 / rows_here, rel=2e-2)
+
+
+def test_a_volume_walk_times_each_upgrade_on_filled_tables(project, run_checks, pytester):
+    """--migrations-volume: a walk of its own fills every table to N rows before each upgrade and observes it;
+    the checks' walk keeps its few rows."""
+    finding, bad, _safe, downgrade = PATTERNS["type-change"]
+    _project(project, bad, downgrade, finding)
+    result = run_checks("--migrations-volume=2000", "--migrations-report=report.json", engines="postgresql")
+    result.stdout.fnmatch_lines(["  at 2000 rows per table, slowest upgrades: *0002 *ms*"])
+    steps = [s for s in _report(pytester)["engines"]["postgresql"]["steps"] if s["volume"] == 2000]
+    assert [(s["revision"], s["direction"]) for s in steps] == [("0001", "upgrade"), ("0002", "upgrade")]
+    (rewritten,) = [s for s in steps[1]["statements"] if s["rewrites"] == ["orders"]]
+    touched = max(rewritten["rows_read"].get("orders", 0), rewritten["rows_written"].get("orders", 0))
+    assert touched >= 2000  # the rewrite went through every one of the rows
+    checks_walk = [s for s in _report(pytester)["engines"]["postgresql"]["steps"] if s["volume"] is None]
+    (small,) = [s for s in checks_walk if (s["revision"], s["direction"]) == ("0002", "upgrade")]
+    assert max(st["rows_read"].get("orders", 0) for st in small["statements"]) < 100
+    # Told once in test_locks, though both walks saw it.
+    assert item_failure(result, "test_locks[postgresql]").count("[rewrite] upgrade 0002 on orders") == 1

@@ -34,6 +34,7 @@ from pytest_migrations.checks.verdicts import (
     EngineReport,
     Verdict,
 )
+from pytest_migrations.checks.volume import run_volume_walk
 from pytest_migrations.environment import record_warning
 from pytest_migrations.observe import observer_for
 from pytest_migrations.project import Project
@@ -274,6 +275,13 @@ def run_engine(
                 autogenerate.get(bind),
             )
     report.observations = observer.steps
+    if options.volume and not blocked:
+        at_volume = observer_for(engine, project, options.lock_threshold, dict(options.table_rows))
+        stopped = run_volume_walk(project, server, prepare, at_volume, options.volume, options.seed)
+        for step in at_volume.steps:
+            step.volume = options.volume
+        report.observations += at_volume.steps
+        report.volume_note = stopped
     mark_allowed(report.observations, options)
     if options.forbid:
         verdicts[LOCKS] = locks_verdict(report.observations, options, order, engine)

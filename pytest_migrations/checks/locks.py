@@ -62,14 +62,17 @@ def mark_allowed(steps: list[Any], options: CheckOptions) -> None:
 def locks_verdict(steps: list[Any], options: CheckOptions, order: list[str], engine: str) -> Verdict:
     """Fails naming each forbidden finding; never passes over a revision whose upgrade was not observed."""
     verdict = Verdict(LOCKS)
-    observed = {step.revision for step in steps if step.direction == "upgrade" and step.complete}
+    observed = {step.revision for step in steps if step.direction == "upgrade" and step.complete and not step.volume}
     missing = [rev for rev in order if rev not in observed]
+    told: set[tuple[Any, ...]] = set()  # the checks' walk and the volume walk may both see one
     for step in steps:
         if step.direction != "upgrade":  # the deploy's path; a downgrade's findings are in the report
             continue
         for finding in step.findings:
-            if finding.id not in options.forbid:
+            key = (finding.id, finding.revision, finding.table, finding.line, finding.statement)
+            if finding.id not in options.forbid or key in told:
                 continue
+            told.add(key)
             if finding.allowed:
                 verdict.note(f"{finding.text()} ({finding.allowed})")
                 continue

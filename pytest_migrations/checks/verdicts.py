@@ -73,6 +73,7 @@ class EngineReport:
     reach: dict[str, list[int]] = field(default_factory=dict)  # check -> [revisions checked, promised] (checks.reach)
     facts: dict[str, dict[str, bool]] = field(default_factory=dict)  # per revision, what its moves did (program.Walk)
     observations: list[Any] = field(default_factory=list)  # observe.StepObservation, per revision and direction
+    volume_note: str | None = None  # why the --migrations-volume walk stopped early
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class CheckOptions:
     allow: frozenset[tuple[str, str]] = frozenset()  # (revision id, finding id) accepted (migrations_allow)
     lock_threshold: float = 0.1  # seconds of ACCESS EXCLUSIVE on rows that make a finding
     table_rows: tuple[tuple[str, int], ...] = ()  # production row counts the findings' times are scaled to
+    volume: int = 0  # --migrations-volume: rows per table of the walk that times each upgrade (0: none)
 
 
 def single_head_verdict(project: Project, expected_heads: int | None = None) -> Verdict:

@@ -25,7 +25,8 @@ _CATALOG_READ = re.compile(
     r"\s*(PRAGMA\b|SHOW\b|SELECT\b(?:(?!\bFROM\b).)*\bFROM\s+(pg_catalog\.|information_schema\.|sqlite_master\b|pg_\w+\b))",
     re.I | re.S,
 )
-OBSERVED_PHASES = {("upgrade", "upgrade"), ("stepwise", "downgrade")}  # (phase, direction): a move on seeded rows
+# (phase, direction): a move on seeded rows; a move of the --migrations-volume walk (checks.volume)
+OBSERVED_PHASES = {("upgrade", "upgrade"), ("stepwise", "downgrade"), ("volume", "upgrade")}
 
 
 @dataclass
@@ -82,6 +83,7 @@ class StepObservation:
     extra: dict[str, list[str]] = field(default_factory=dict)  # at the step's end: invalid indexes, fks w/o index
     findings: list[Any] = field(default_factory=list)  # observe.findings.Finding, derived after the step
     locks: list[dict[str, Any]] = field(default_factory=list)  # findings.blocking_locks, derived after the step
+    volume: int | None = None  # observed in the --migrations-volume walk, on tables of this many rows
 
     def as_record(self, statements: bool = True) -> dict[str, Any]:
         """What the JSON report says of this step (its shape: report.schema.json). Without `statements`, the
@@ -101,6 +103,7 @@ class StepObservation:
         return {
             "revision": self.revision,
             "direction": self.direction,
+            "volume": self.volume,
             "file": self.path,
             "server_version": self.server_version,
             "seconds": round(self.seconds, 6),
