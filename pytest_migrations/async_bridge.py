@@ -23,27 +23,29 @@ import sqlalchemy as sa
 
 T = TypeVar("T")
 _LOOP: asyncio.AbstractEventLoop | None = None
+_THREAD: threading.Thread | None = None
 _LOCK = threading.Lock()
 
 
 def _loop() -> asyncio.AbstractEventLoop:
     """The session's background event loop, started on first use (a daemon thread: it never blocks exit)."""
-    global _LOOP
+    global _LOOP, _THREAD
     with _LOCK:
         if _LOOP is None:
             loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, name="pytest-migrations-async", daemon=True).start()
+            _THREAD = threading.Thread(target=loop.run_forever, name="pytest-migrations-async", daemon=True)
+            _THREAD.start()
             _LOOP = loop
     return _LOOP
 
 
 def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """`fn(*args, **kwargs)` run on the background loop's thread, where SQLAlchemy's `await_()` can await."""
-    from greenlet import getcurrent
     from sqlalchemy.util.concurrency import greenlet_spawn
 
-    if getattr(getcurrent(), "__sqlalchemy_greenlet_provider__", False):
-        return fn(*args, **kwargs)  # already there (a method calling another)
+    if threading.current_thread() is _THREAD:
+        # Already there: everything on that thread runs inside greenlet_spawn (a method calling another).
+        return fn(*args, **kwargs)
     return asyncio.run_coroutine_threadsafe(greenlet_spawn(fn, *args, **kwargs), _loop()).result()
 
 
