@@ -210,7 +210,7 @@ class Observer:
 
     def _record(self, conn: Any, cursor: Any, sql: str) -> None:
         current = self._current
-        if current is None or conn is not current.connection or current.skip.search(sql):  # Alembic's bookkeeping
+        if current is None or not _same(conn, current) or current.skip.search(sql):  # Alembic's bookkeeping
             return
         if _CATALOG_READ.match(sql):  # reflection (a batch operation's, Alembic's enum lookups): reads no user table
             return
@@ -235,7 +235,7 @@ class Observer:
     def _record_failure(self, context: Any) -> None:
         current = self._current
         sql = getattr(context, "statement", None)
-        if current is None or not sql or getattr(context, "connection", None) is not current.connection:
+        if current is None or not sql or not _same(getattr(context, "connection", None), current):
             return
         if not current.skip.search(sql):
             failed_at = Statement(sql=" ".join(sql.split()), line=_line_in(current.observation.path), error=True)
@@ -251,6 +251,15 @@ class Observer:
 
     def end(self, raw: Any, observation: StepObservation, at_head: bool) -> None:
         pass
+
+
+def _same(conn: Any, current: _Current) -> bool:
+    """`conn` is the observed connection, or a branch of it on the same DBAPI connection (SQLAlchemy 1.4's
+    `execution_options(isolation_level=...)`, which Alembic's autocommit_block() uses, returns a new object)."""
+    if conn is current.connection:
+        return True
+    fairy = getattr(conn, "connection", None) if conn is not None else None
+    return fairy is not None and getattr(fairy, "dbapi_connection", None) is current.raw
 
 
 def _line_in(path: str) -> int | None:
