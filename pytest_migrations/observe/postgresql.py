@@ -104,7 +104,10 @@ class PostgresObserver(Observer):
         Not when this transaction added an enum value: a later revision using it must fail as it does in
         one `alembic upgrade` run (walk.start_new_transaction).
         """
-        return not query(raw, ADDED_ENUM_VALUES)[0][0]
+        try:
+            return not query(raw, ADDED_ENUM_VALUES)[0][0]
+        except Exception:  # never the observer's error in the walk: it then sees what it can
+            return False
 
     def begin(self, raw: Any, observation: StepObservation) -> None:
         if not self.server_version:
