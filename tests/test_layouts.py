@@ -771,7 +771,9 @@ def _run_without(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, blo
     name no driver, as a user writes them; (the run, {item: outcome}, the modules of the connections made)."""
     pytester.makepyfile(without_drivers=_BLOCKER.format(blocked=blocked, modules=modules))
     for engine, url in SERVER_URLS.items():
-        monkeypatch.setenv(f"PYTEST_MIGRATIONS_{engine.upper()}_URL", str(sa.engine.make_url(url).set(drivername=engine)))
+        monkeypatch.setenv(
+            f"PYTEST_MIGRATIONS_{engine.upper()}_URL", str(sa.engine.make_url(url).set(drivername=engine))
+        )
     result = pytester.runpytest_subprocess(
         "-p", "without_drivers", "--migrations", f"--migrations-engines={ALL_ENGINES}", "-rA", *QUIET
     )
