@@ -669,10 +669,8 @@ def pytest_migrations_run_env(run):
 """
 
 
-def test_settings_read_at_import_are_pointed_at_the_throwaway_database_by_the_run_env_hook(
-    alembic_project, run_checks, pytester
-):
-    root = alembic_project("generic")
+def with_cached_settings(root: Path) -> None:
+    """The application's settings module, and env.py connecting with what it cached."""
     (root / "app_settings.py").write_text(CACHED_SETTINGS)
     generic_env_py(
         root,
@@ -680,6 +678,13 @@ def test_settings_read_at_import_are_pointed_at_the_throwaway_database_by_the_ru
         SETTINGS_ENGINE,
         imports="from sqlalchemy import create_engine\nfrom app_settings import get_settings\n",
     )
+
+
+def test_settings_read_at_import_are_pointed_at_the_throwaway_database_by_the_run_env_hook(
+    alembic_project, run_checks, pytester
+):
+    root = alembic_project("generic")
+    with_cached_settings(root)
     result = run_checks()  # without the hook, the guard refuses the application's real database
     text = item_failure(result, "test_upgrade[sqlite]")
     assert "env.py connected to the postgresql database 'app', not to the throwaway database" in text
@@ -694,13 +699,7 @@ def test_settings_cached_at_import_follow_migrations_url_env_without_a_hook(alem
     """The same application, its variable named in migrations_url_env: its modules are imported afresh for
     each run of env.py, while the variable holds that engine's throwaway URL; no conftest.py."""
     root = alembic_project("generic", ini="migrations_url_env = APP_DATABASE_URL\n")
-    (root / "app_settings.py").write_text(CACHED_SETTINGS)
-    generic_env_py(
-        root,
-        ENGINE_FROM_CONFIG,
-        SETTINGS_ENGINE,
-        imports="from sqlalchemy import create_engine\nfrom app_settings import get_settings\n",
-    )
+    with_cached_settings(root)
     result = run_checks(engines=ALL_ENGINES)
     assert_checks(result, *ENGINES)
     walked(result, 2)
