@@ -21,13 +21,15 @@ def create_engine(url: Any, **options: Any) -> sa.engine.Engine:
     """An Engine whose connections commit explicitly (`commit()`, no autocommit), on SQLAlchemy 1.4 too."""
     if SQLALCHEMY_1:
         options.setdefault("future", True)
-    if sa.engine.make_url(url).get_driver_name() in ASYNC_DRIVER_NAMES:  # no sync driver is installed
+    url = sa.engine.make_url(url)
+    if url.get_driver_name() in ASYNC_DRIVER_NAMES:  # no sync driver is installed
         from pytest_migrations.async_bridge import create_engine as bridged
 
-        return bridged(sa.engine.make_url(url), **options)
+        return bridged(url, **options)
     return sa.create_engine(url, **options)
 
 
+# SQLAlchemy driver names of the async drivers (the plugin bridges them; env.py gets them for an async engine).
 ASYNC_DRIVER_NAMES = ("asyncpg", "psycopg_async", "aiomysql", "asyncmy", "aiosqlite")
 
 

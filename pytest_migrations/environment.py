@@ -47,13 +47,12 @@ from pytest_migrations.providers import ProviderUnavailable
 
 # Async drivers per engine, in the order they are preferred; the module is what must be installed.
 ASYNC_DRIVERS = {"sqlite": ("aiosqlite",), "postgresql": ("asyncpg", "psycopg"), "mysql": ("aiomysql", "asyncmy")}
-_ASYNC_NAMES = {"aiosqlite", "asyncpg", "psycopg_async", "aiomysql", "asyncmy"}
 
 EnvRunner = Callable[[Callable[[], None]], None]  # the pytest_migrations_run_env hook: calls run() once
 
 
 def is_async(url: URL) -> bool:
-    return url.get_driver_name() in _ASYNC_NAMES
+    return url.get_driver_name() in compat.ASYNC_DRIVER_NAMES
 
 
 def async_url(url: URL) -> URL:
